@@ -1,0 +1,80 @@
+/* internal.h — private declarations shared by the files of host/: the context structure, error
+ * reporting helpers (TT_RETURN_IF / TT_CHECK_CL), program building and the table internals.
+ * Nothing here is part of the public API; internal non-static names use the tt__ prefix. */
+#ifndef TT_INTERNAL_H
+#define TT_INTERNAL_H
+
+#include "toptheta.h"
+#include <pthread.h>
+#include <stdarg.h>
+
+#define TT_MAX_PROGRAMS 64
+#define TT_MAX_KERNELS_PER_PROGRAM 8
+
+/* Records msg (printf-style) as the last error of ctx (if any) and of this thread; returns st. */
+tt_status tt__fail(const tt_context *ctx, tt_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+void tt__clear_error(const tt_context *ctx);
+
+#define TT_RETURN_IF(ctx, cond, st, ...)                                                           \
+    do {                                                                                           \
+        if (cond)                                                                                  \
+            return tt__fail((ctx), (st), __VA_ARGS__);                                             \
+    } while (0)
+
+/* Runs an OpenCL call; on failure returns its code with a message naming the call. */
+#define TT_CHECK_CL(ctx, expr)                                                                     \
+    do {                                                                                           \
+        cl_int tt_err_ = (expr);                                                                   \
+        if (tt_err_ != CL_SUCCESS)                                                                 \
+            return tt__fail((ctx), (tt_status)tt_err_, "%s failed: %s (%d)", #expr,               \
+                            tt_status_name(tt_err_), (int)tt_err_);                                \
+    } while (0)
+
+/* One compiled program: a kernel source set built with one option string. */
+typedef struct tt__program {
+    char *key; /* source names + options */
+    cl_program program;
+} tt__program;
+
+struct tt_context {
+    cl_context context;
+    cl_device_id device;
+    cl_command_queue queue; /* library's own (profiling, in order) */
+    tt_device_info info;
+    char *extra_options;
+    pthread_mutex_t lock; /* guards programs[] and message */
+    tt__program programs[TT_MAX_PROGRAMS];
+    int n_programs;
+    char message[16384]; /* last error, build logs included */
+};
+
+/* Embedded kernel source by file name ("common.cl"), or read from $TT_KERNEL_DIR/<sub path>. The
+ * returned buffer is malloc'ed and NUL-terminated. */
+tt_status tt__kernel_source(const tt_context *ctx, const char *name, char **text, size_t *len);
+
+/* Builds (or returns the cached) program made of common.cl followed by the named sources, with
+ * options appended to the context's own. The program stays owned by the context. */
+tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sources,
+                          const char *options, cl_program *out);
+
+/* Creates a kernel from a cached program (the caller releases it). */
+tt_status tt__create_kernel(tt_context *ctx, cl_program program, const char *name,
+                            cl_kernel *out);
+
+/* Table internals used by the attention dispatch and the file code. */
+int tt__table_n_layers(const tt_table *t);
+int tt__table_n_heads(const tt_table *t);
+int tt__table_has_dhat(const tt_table *t);
+
+/* Validation shared by the device and reference paths (attention_validate.c). */
+tt_status tt__validate_shape_params(const tt_context *ctx, const tt_attn_shape *shape,
+                                    const tt_attn_params *params, int *k_eff);
+
+/* Effective k of a call: 0 when every row is dense. */
+int tt__effective_k(const tt_attn_shape *shape, const tt_attn_params *params);
+
+#endif

@@ -1,0 +1,106 @@
+/* cli_util.c — option parsing, device selection and error printing shared by the subcommands. The
+ * CLI (unlike the library) prints; errors go to stderr, results to stdout. */
+#include "commands.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *match(const char *arg, const char *name)
+{
+    if (arg[0] != '-' || arg[1] != '-')
+        return NULL;
+    size_t n = strlen(name);
+    if (strncmp(arg + 2, name, n) != 0)
+        return NULL;
+    return arg + 2 + n;
+}
+
+const char *cli_opt(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *rest = match(argv[i], name);
+        if (!rest)
+            continue;
+        if (*rest == '=')
+            return rest + 1;
+        if (*rest == '\0' && i + 1 < argc)
+            return argv[i + 1];
+    }
+    return NULL;
+}
+
+int cli_flag(int argc, char **argv, const char *name)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *rest = match(argv[i], name);
+        if (rest && *rest == '\0')
+            return 1;
+    }
+    return 0;
+}
+
+long cli_opt_long(int argc, char **argv, const char *name, long def)
+{
+    const char *v = cli_opt(argc, argv, name);
+    if (!v)
+        return def;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 0);
+    if (errno || end == v || *end) {
+        fprintf(stderr, "error: --%s expects an integer, got '%s'\n", name, v);
+        exit(2);
+    }
+    return x;
+}
+
+double cli_opt_double(int argc, char **argv, const char *name, double def)
+{
+    const char *v = cli_opt(argc, argv, name);
+    if (!v)
+        return def;
+    char *end;
+    errno = 0;
+    double x = strtod(v, &end);
+    if (errno || end == v || *end) {
+        fprintf(stderr, "error: --%s expects a number, got '%s'\n", name, v);
+        exit(2);
+    }
+    return x;
+}
+
+int cli_check_options(int argc, char **argv, const char *const *known, const char *cmd)
+{
+    for (int i = 1; i < argc; i++) {
+        if (strncmp(argv[i], "--", 2) != 0)
+            continue;
+        const char *a = argv[i] + 2;
+        size_t len = strcspn(a, "=");
+        int ok = 0;
+        for (const char *const *k = known; *k; k++)
+            if (strlen(*k) == len && !strncmp(a, *k, len))
+                ok = 1;
+        if (!ok) {
+            fprintf(stderr, "error: %s: unknown option '%s'\n", cmd, argv[i]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+tt_context *cli_context(int argc, char **argv)
+{
+    tt_context *ctx = NULL;
+    tt_status st = tt_context_create(cli_opt(argc, argv, "device"), &ctx);
+    if (st != TT_SUCCESS) {
+        cli_error("device", st, NULL);
+        return NULL;
+    }
+    return ctx;
+}
+
+int cli_error(const char *what, int status, const tt_context *ctx)
+{
+    fprintf(stderr, "error: %s: %s: %s\n", what, tt_status_name(status), tt_last_error(ctx));
+    return 1;
+}

@@ -1,0 +1,33 @@
+/* commands.h — the subcommands of the `toptheta` CLI (one cmd_<name>.c each) and the small helpers
+ * they share for options, device selection and JSON output (cli_util.c). */
+#ifndef TT_CLI_COMMANDS_H
+#define TT_CLI_COMMANDS_H
+
+#include "toptheta.h"
+#include <stdio.h>
+
+int cmd_devices(int argc, char **argv);
+int cmd_selftest(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+int cmd_table(int argc, char **argv);
+int cmd_calibrate(int argc, char **argv);
+int cmd_eval(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
+int cmd_tune(int argc, char **argv);
+
+/* Returns the value of "--name VALUE" or "--name=VALUE" in argv (NULL if absent). */
+const char *cli_opt(int argc, char **argv, const char *name);
+/* True if the bare flag "--name" is present. */
+int cli_flag(int argc, char **argv, const char *name);
+/* Integer / float option with a default; exits with a message on a malformed value. */
+long cli_opt_long(int argc, char **argv, const char *name, long def);
+double cli_opt_double(int argc, char **argv, const char *name, double def);
+/* Rejects options not in the NULL-terminated list (flags and valued options alike). */
+int cli_check_options(int argc, char **argv, const char *const *known, const char *cmd);
+/* Creates a context from --device / TOPTHETA_DEVICE; prints the error and returns NULL on failure. */
+tt_context *cli_context(int argc, char **argv);
+/* Prints "error: <what>: <status name>: <message>" to stderr; returns 1 for use as an exit code. */
+int cli_error(const char *what, int status, const tt_context *ctx);
+
+#endif
