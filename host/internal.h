@@ -57,7 +57,8 @@ struct tt_context {
 tt_status tt__kernel_source(const tt_context *ctx, const char *name, char **text, size_t *len);
 
 /* Builds (or returns the cached) program made of common.cl followed by the named sources, with
- * options appended to the context's own. The program stays owned by the context. */
+ * options appended to the context's own. The program is returned retained: the caller
+ * releases it (the context keeps its own reference for later calls). */
 tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sources,
                           const char *options, cl_program *out);
 

@@ -1,0 +1,34 @@
+/* vmean.cl — causal running means of V for V-mean compensation: one work-item per (sequence, KV
+ * head, dimension) walks the chunk's new rows, so each output row costs O(d), and advances the
+ * caller's running sum. Kahan summation keeps long caches accurate in fp32. */
+__kernel void tt_vmean(__global const KV_T *v, __constant uint *lay, int n_kv, int q_len,
+                       int kv_len, int batch, __global float *vsum, int have_vsum,
+                       __global float *vmean)
+{
+    const int d = get_global_id(0);
+    const int bg = get_global_id(1);
+    if (d >= D || bg >= batch * n_kv)
+        return;
+    const int g = bg % n_kv, b = bg / n_kv;
+    const int p0 = kv_len - q_len;
+    float sum = 0.0f, comp = 0.0f;
+    if (have_vsum) {
+        sum = vsum[(size_t)bg * D + d];
+    } else {
+        for (int j = 0; j < p0; j++) {
+            float y = LOAD_KV(v, ADDR(lay, LAY_V, b, g, j) + d) - comp;
+            float s = sum + y;
+            comp = (s - sum) - y;
+            sum = s;
+        }
+    }
+    for (int i = 0; i < q_len; i++) {
+        float y = LOAD_KV(v, ADDR(lay, LAY_V, b, g, p0 + i) + d) - comp;
+        float s = sum + y;
+        comp = (s - sum) - y;
+        sum = s;
+        vmean[((size_t)bg * q_len + i) * D + d] = sum / (float)(p0 + i + 1);
+    }
+    if (have_vsum)
+        vsum[(size_t)bg * D + d] = sum;
+}

@@ -1,0 +1,159 @@
+/* cmd_generate.c — `toptheta generate`: prefills a prompt (default: BOS) and then decodes one token
+ * per step through the KV cache with the chosen attention mode; greedy at temperature 0, else
+ * seeded sampling. Prints the prompt and generated ids on one line, so `--steps 511` from BOS is
+ * directly comparable with shared/data/stories260K/greedy_ids.txt. */
+#include "commands.h"
+#include "model/model.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Shared with `eval`; defined in cmd_eval.c. */
+int cli_model_params(int argc, char **argv, int n_layers, tt_attn_params *params,
+                     tt_table **table);
+int cli_model_runner(int argc, char **argv, const tm_model *m, int collect_stats, int max_chunk,
+                     tt_context **ctx, tm_runner **runner);
+
+/* xorshift64*: a fixed, portable generator so a seed reproduces the same ids everywhere. */
+static double uniform01(uint64_t *s)
+{
+    uint64_t x = *s;
+    x ^= x >> 12;
+    x ^= x << 25;
+    x ^= x >> 27;
+    *s = x;
+    return (double)((x * 0x2545F4914F6CDD1DULL) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+/* Greedy (first maximum) at temp 0; else a draw from softmax(logits / temp). */
+static int next_token(const float *lg, int n, double temp, uint64_t *rng)
+{
+    int best = 0;
+    for (int i = 1; i < n; i++)
+        if (lg[i] > lg[best])
+            best = i;
+    if (temp <= 0)
+        return best;
+    double z = 0;
+    for (int i = 0; i < n; i++)
+        z += exp(((double)lg[i] - lg[best]) / temp);
+    double u = uniform01(rng) * z, acc = 0;
+    for (int i = 0; i < n; i++) {
+        acc += exp(((double)lg[i] - lg[best]) / temp);
+        if (u < acc)
+            return i;
+    }
+    return best; /* rounding left u just above the total */
+}
+
+static void usage(void)
+{
+    fprintf(stderr,
+            "usage: toptheta generate --model M --steps N [--prompt \"ids\"] [--temp T --seed S]\n"
+            "       [--table FILE] [--mode dense|topk|theta] [--k K] [--placement pre|post|rel]\n"
+            "       [--sdc none|exact|exp-threshold|offline] [--lambda L] [--vmc]\n"
+            "       [--post exact|onepass] [--kv f32|f16] [--json] [--device SEL]\n"
+            "       [--backend device|reference]\n"
+            "prints the prompt ids followed by N generated ids (prompt default: BOS = 1)\n");
+}
+
+int cmd_generate(int argc, char **argv)
+{
+    static const char *const known[] = {"model", "table", "mode", "k", "placement", "sdc",
+                                        "lambda", "vmc", "post", "kv", "steps", "temp", "seed",
+                                        "prompt", "json", "device", "backend", "help", NULL};
+    if (cli_flag(argc, argv, "help")) {
+        usage();
+        return 0;
+    }
+    if (!cli_check_options(argc, argv, known, "generate"))
+        return 2;
+    const char *mpath = cli_opt(argc, argv, "model");
+    long steps = cli_opt_long(argc, argv, "steps", -1);
+    double temp = cli_opt_double(argc, argv, "temp", 0.0);
+    long seed = cli_opt_long(argc, argv, "seed", 0);
+    if (!mpath || steps < 1) {
+        usage();
+        return 2;
+    }
+    if (!isfinite(temp) || temp < 0) {
+        fprintf(stderr, "error: --temp must be finite and >= 0\n");
+        return 2;
+    }
+    const char *prompt = cli_opt(argc, argv, "prompt");
+    int json = cli_flag(argc, argv, "json");
+    char msg[1024];
+    tm_model *m = NULL;
+    tm_tokens *pt = NULL;
+    tt_table *table = NULL;
+    tt_context *ctx = NULL;
+    tm_runner *r = NULL;
+    tt_attn_params *params = NULL;
+    int *ids = NULL;
+    float *lg = NULL;
+    int rc = 1;
+    tt_status st = tm_model_load(mpath, &m, msg, sizeof msg);
+    if (st != TT_SUCCESS) {
+        fprintf(stderr, "error: model: %s: %s\n", tt_status_name(st), msg);
+        goto done;
+    }
+    const char *ptext = prompt ? prompt : "1";
+    st = tm_tokens_parse(ptext, strlen(ptext), m->cfg.vocab_size, &pt, msg, sizeof msg);
+    if (st == TT_SUCCESS && pt->n_seqs != 1) {
+        st = TT_ERR_FORMAT;
+        snprintf(msg, sizeof msg, "the prompt must be a single line of ids");
+    }
+    if (st != TT_SUCCESS) {
+        fprintf(stderr, "error: --prompt: %s: %s\n", tt_status_name(st), msg);
+        goto done;
+    }
+    int plen = pt->len[0];
+    /* The last generated id is never fed back, so the cache holds plen + steps - 1 positions. */
+    if (steps > (long)m->cfg.seq_len - plen + 1) {
+        fprintf(stderr, "error: --steps %ld: a %d-token prompt leaves room for %d steps (seq_len "
+                        "%d)\n", steps, plen, m->cfg.seq_len - plen + 1, m->cfg.seq_len);
+        rc = 2;
+        goto done;
+    }
+    params = calloc((size_t)m->cfg.n_layers, sizeof *params);
+    ids = malloc(((size_t)plen + (size_t)steps) * sizeof(int));
+    lg = malloc((size_t)m->cfg.vocab_size * sizeof(float));
+    if (!params || !ids || !lg)
+        goto done;
+    if ((rc = cli_model_params(argc, argv, m->cfg.n_layers, params, &table)) != 0)
+        goto done;
+    if ((rc = cli_model_runner(argc, argv, m, 0, 0, &ctx, &r)) != 0)
+        goto done;
+    rc = 1;
+    tm_runner_set_params(r, params);
+    memcpy(ids, pt->seq[0], (size_t)plen * sizeof(int));
+    uint64_t rng = 0x9E3779B97F4A7C15ULL ^ (uint64_t)seed;
+    int n = plen;
+    st = tm_forward(r, ids, plen, lg, 0); /* prefill: one chunked call, last row's logits */
+    while (st == TT_SUCCESS) {
+        ids[n] = next_token(lg, m->cfg.vocab_size, temp, &rng);
+        if (++n == plen + steps)
+            break;
+        st = tm_forward(r, &ids[n - 1], 1, lg, 0); /* decode with the KV cache */
+    }
+    if (st != TT_SUCCESS) {
+        fprintf(stderr, "error: generate: %s: %s\n", tt_status_name(st), tm_runner_error(r));
+        goto done;
+    }
+    if (json)
+        printf("{\"prompt_len\":%d,\"steps\":%ld,\"tokens\":[", plen, steps);
+    for (int i = 0; i < n; i++)
+        printf("%d%s", ids[i], i + 1 < n ? (json ? "," : " ") : "");
+    printf(json ? "]}\n" : "\n");
+    rc = 0;
+done:
+    free(lg);
+    free(ids);
+    tm_runner_destroy(r);
+    tt_context_destroy(ctx);
+    tt_table_destroy(table);
+    free(params);
+    tm_tokens_free(pt);
+    tm_model_free(m);
+    return rc;
+}

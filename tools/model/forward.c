@@ -1,0 +1,451 @@
+/* forward.c — LLaMA forward pass for a chunk of tokens (chunked prefill, or decode when the chunk is
+ * one token). Everything but attention runs on the host as row-block matrix products; attention
+ * goes through libtoptheta: on a device with the KV cache in cl_mem (head-major per layer), or
+ * through tt_reference_attention on a host copy of the cache, which serves as an oracle. */
+#include "model/model.h"
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct tm_runner {
+    const tm_model *m;
+    tm_runner_config cfg;
+    int max_seq, max_chunk, pos;
+    size_t es; /* bytes per KV element */
+    tt_attn_params *params;
+    tm_layer_stats *stats;
+    char err[1024];
+    /* Host scratch, sized for max_chunk rows. */
+    float *x, *xb, *xb2, *q, *k, *v, *att, *hb, *hb2, *qh, *oh, *rope_freq, *vsum_f;
+    unsigned char *kpack, *vpack; /* new K/V rows of a chunk, [kv_heads][T][hd] in kv_dtype */
+    double *vsum_host;            /* [n_layers][kv_dim]: Σ of stored V rows (VMC) */
+    int *vsum_pos;                /* position the device vsum of a layer holds; -1 = stale */
+    uint32_t *stats_host;
+    /* Device backend. */
+    cl_command_queue queue;
+    cl_mem *kbuf, *vbuf, *vsumbuf, qbuf, obuf, statsbuf;
+    /* Reference backend: [n_layers][kv_heads][max_seq][hd] caches and packed [kv][kv_len][hd]. */
+    unsigned char *hk, *hv, *pk, *pv;
+};
+
+static tt_status rfail(tm_runner *r, tt_status st, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+    return st;
+}
+
+const char *tm_runner_error(const tm_runner *r) { return r ? r->err : "no runner"; }
+int tm_runner_pos(const tm_runner *r) { return r->pos; }
+const tm_model *tm_runner_model(const tm_runner *r) { return r->m; }
+const tm_runner_config *tm_runner_get_config(const tm_runner *r) { return &r->cfg; }
+
+void tm_params_per_layer(const tt_attn_params *base, tt_attn_params *params, int n_layers)
+{
+    for (int l = 0; l < n_layers; l++) {
+        params[l] = *base;
+        params[l].layer = l;
+    }
+}
+
+tt_status tm_runner_set_params(tm_runner *r, const tt_attn_params *params)
+{
+    for (int l = 0; l < r->m->cfg.n_layers; l++) {
+        if (params) {
+            r->params[l] = params[l];
+        } else {
+            tt_attn_params_init(&r->params[l]);
+            r->params[l].layer = l;
+        }
+    }
+    return TT_SUCCESS;
+}
+
+const tm_layer_stats *tm_runner_stats(const tm_runner *r, int layer) { return &r->stats[layer]; }
+
+void tm_runner_stats_reset(tm_runner *r)
+{
+    memset(r->stats, 0, sizeof *r->stats * (size_t)r->m->cfg.n_layers);
+}
+
+void tm_runner_reset(tm_runner *r)
+{
+    const tm_config *c = &r->m->cfg;
+    r->pos = 0;
+    memset(r->vsum_host, 0, sizeof(double) * (size_t)c->n_layers * (size_t)c->kv_dim);
+    for (int l = 0; l < c->n_layers; l++)
+        r->vsum_pos[l] = -1; /* the device copy is re-uploaded (as zeros) before its next use */
+}
+
+void tm_runner_destroy(tm_runner *r)
+{
+    if (!r)
+        return;
+    for (int l = 0; r->kbuf && l < r->m->cfg.n_layers; l++) {
+        if (r->kbuf[l])
+            clReleaseMemObject(r->kbuf[l]);
+        if (r->vbuf[l])
+            clReleaseMemObject(r->vbuf[l]);
+        if (r->vsumbuf[l])
+            clReleaseMemObject(r->vsumbuf[l]);
+    }
+    if (r->qbuf)
+        clReleaseMemObject(r->qbuf);
+    if (r->obuf)
+        clReleaseMemObject(r->obuf);
+    if (r->statsbuf)
+        clReleaseMemObject(r->statsbuf);
+    void *ptrs[] = {r->params,  r->stats,     r->x,         r->xb,       r->xb2,   r->q,
+                    r->k,       r->v,         r->att,       r->hb,       r->hb2,   r->qh,
+                    r->oh,      r->rope_freq, r->vsum_f,    r->kpack,    r->vpack, r->vsum_host,
+                    r->vsum_pos, r->stats_host, r->kbuf,    r->vbuf,     r->vsumbuf, r->hk,
+                    r->hv,      r->pk,        r->pv};
+    for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
+        free(ptrs[i]);
+    free(r);
+}
+
+static cl_mem device_buffer(cl_context c, size_t bytes, cl_int *err)
+{
+    return clCreateBuffer(c, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, err);
+}
+
+tt_status tm_runner_create(const tm_model *m, const tm_runner_config *cfg, tm_runner **out)
+{
+    if (!m || !cfg || !out)
+        return TT_ERR_NULL_ARGUMENT;
+    *out = NULL;
+    const tm_config *c = &m->cfg;
+    tm_runner *r = calloc(1, sizeof *r);
+    if (!r)
+        return TT_OUT_OF_HOST_MEMORY;
+    r->m = m;
+    r->cfg = *cfg;
+    r->max_seq = cfg->max_seq > 0 && cfg->max_seq < c->seq_len ? cfg->max_seq : c->seq_len;
+    r->max_chunk = cfg->max_chunk > 0 && cfg->max_chunk < r->max_seq ? cfg->max_chunk : r->max_seq;
+    r->cfg.max_seq = r->max_seq, r->cfg.max_chunk = r->max_chunk; /* effective values */
+    r->es = cfg->kv_dtype == TT_DTYPE_F16 ? 2 : 4;
+    size_t L = (size_t)c->n_layers, T = (size_t)r->max_chunk, S = (size_t)r->max_seq;
+    size_t dim = (size_t)c->dim, kvd = (size_t)c->kv_dim, hid = (size_t)c->hidden_dim;
+    size_t kv_bytes = (size_t)c->n_kv_heads * S * (size_t)c->head_size * r->es;
+    tt_attn_shape sh = {1, c->n_heads, c->n_kv_heads, c->head_size, (int)T, (int)S,
+                        cfg->kv_dtype};
+    size_t stats_bytes = tt_stats_size(&sh);
+    r->params = calloc(L, sizeof *r->params);
+    r->stats = calloc(L, sizeof *r->stats);
+    r->x = malloc(T * dim * 4), r->xb = malloc(T * dim * 4), r->xb2 = malloc(T * dim * 4);
+    r->q = malloc(T * dim * 4), r->att = malloc(T * dim * 4);
+    r->qh = malloc(T * dim * 4), r->oh = malloc(T * dim * 4);
+    r->k = malloc(T * kvd * 4), r->v = malloc(T * kvd * 4);
+    r->hb = malloc(T * hid * 4), r->hb2 = malloc(T * hid * 4);
+    r->rope_freq = malloc((size_t)c->head_size / 2 * 4);
+    r->vsum_f = malloc(kvd * 4);
+    r->kpack = malloc(T * kvd * r->es), r->vpack = malloc(T * kvd * r->es);
+    r->vsum_host = malloc(L * kvd * sizeof(double));
+    r->vsum_pos = malloc(L * sizeof(int));
+    r->stats_host = malloc(stats_bytes ? stats_bytes : 4);
+    if (!r->params || !r->stats || !r->x || !r->xb || !r->xb2 || !r->q || !r->att || !r->qh ||
+        !r->oh || !r->k || !r->v || !r->hb || !r->hb2 || !r->rope_freq || !r->vsum_f ||
+        !r->kpack || !r->vpack || !r->vsum_host || !r->vsum_pos || !r->stats_host) {
+        tm_runner_destroy(r);
+        return TT_OUT_OF_HOST_MEMORY;
+    }
+    /* RoPE: pair (i, i+1) with head-local even index j rotates by pos / 10000^(j / head_size). */
+    for (int j = 0; j < c->head_size; j += 2)
+        r->rope_freq[j / 2] = 1.0f / powf(10000.0f, (float)j / (float)c->head_size);
+    tm_runner_set_params(r, NULL);
+    tm_runner_reset(r);
+
+    if (cfg->backend == TM_BACKEND_REFERENCE) {
+        r->hk = malloc(L * kv_bytes), r->hv = malloc(L * kv_bytes);
+        r->pk = malloc(kv_bytes), r->pv = malloc(kv_bytes);
+        if (!r->hk || !r->hv || !r->pk || !r->pv) {
+            tm_runner_destroy(r);
+            return TT_OUT_OF_HOST_MEMORY;
+        }
+        *out = r;
+        return TT_SUCCESS;
+    }
+    if (!cfg->ctx) {
+        tm_runner_destroy(r);
+        return TT_ERR_NULL_ARGUMENT;
+    }
+    cl_context clc;
+    cl_device_id dev;
+    tt_status st = tt_context_cl(cfg->ctx, &clc, &dev, &r->queue);
+    r->kbuf = calloc(L, sizeof(cl_mem)), r->vbuf = calloc(L, sizeof(cl_mem));
+    r->vsumbuf = calloc(L, sizeof(cl_mem));
+    if (st == TT_SUCCESS && (!r->kbuf || !r->vbuf || !r->vsumbuf))
+        st = TT_OUT_OF_HOST_MEMORY;
+    cl_int e = CL_SUCCESS;
+    for (size_t l = 0; st == TT_SUCCESS && e == CL_SUCCESS && l < L; l++) {
+        r->kbuf[l] = device_buffer(clc, kv_bytes, &e);
+        if (e == CL_SUCCESS)
+            r->vbuf[l] = device_buffer(clc, kv_bytes, &e);
+        if (e == CL_SUCCESS)
+            r->vsumbuf[l] = device_buffer(clc, kvd * 4, &e);
+    }
+    if (st == TT_SUCCESS && e == CL_SUCCESS)
+        r->qbuf = device_buffer(clc, T * dim * 4, &e);
+    if (st == TT_SUCCESS && e == CL_SUCCESS)
+        r->obuf = device_buffer(clc, T * dim * 4, &e);
+    if (st == TT_SUCCESS && e == CL_SUCCESS)
+        r->statsbuf = device_buffer(clc, stats_bytes, &e);
+    if (st == TT_SUCCESS && e != CL_SUCCESS)
+        st = (tt_status)e;
+    if (st != TT_SUCCESS) {
+        tm_runner_destroy(r);
+        return st;
+    }
+    *out = r;
+    return TT_SUCCESS;
+}
+
+/* Y[t][o] = Σ_i X[t][i] · W[o][i] for t < T: every projection of the model is this one product
+ * (W is "out × in", row-major), so a tuned GEMM can replace it without touching the rest. */
+static void matmul_xwt(float *y, const float *x, const float *w, int T, int in, int out)
+{
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * in;
+        float *yr = y + (size_t)t * out;
+        for (int o = 0; o < out; o++) {
+            const float *wr = w + (size_t)o * in;
+            float s = 0.0f;
+            for (int i = 0; i < in; i++)
+                s += xr[i] * wr[i];
+            yr[o] = s;
+        }
+    }
+}
+
+static void rmsnorm_rows(float *y, const float *x, const float *w, int T, int dim)
+{
+    for (int t = 0; t < T; t++) {
+        const float *xr = x + (size_t)t * dim;
+        float ss = 0.0f;
+        for (int i = 0; i < dim; i++)
+            ss += xr[i] * xr[i];
+        float inv = 1.0f / sqrtf(ss / (float)dim + 1e-5f);
+        for (int i = 0; i < dim; i++)
+            y[(size_t)t * dim + i] = w[i] * (inv * xr[i]);
+    }
+}
+
+/* Rotates the pairs of each head of T rows of width `width` (several heads of head_size). */
+static void rope_rows(const tm_runner *r, float *a, int T, int width, int p0)
+{
+    int hs = r->m->cfg.head_size;
+    for (int t = 0; t < T; t++)
+        for (int i = 0; i < width; i += 2) {
+            float ang = (float)(p0 + t) * r->rope_freq[(i % hs) / 2];
+            float cs = cosf(ang), sn = sinf(ang);
+            float *p = a + (size_t)t * width + i;
+            float a0 = p[0], a1 = p[1];
+            p[0] = a0 * cs - a1 * sn;
+            p[1] = a0 * sn + a1 * cs;
+        }
+}
+
+/* Token-major [T][heads·hd] rows → head-major [heads][T][hd] in the cache's element type. */
+static void pack_heads(unsigned char *dst, const float *src, int T, int heads, int hd, size_t es)
+{
+    for (int h = 0; h < heads; h++)
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < hd; i++) {
+                float x = src[((size_t)t * heads + h) * hd + i];
+                size_t at = ((size_t)h * T + t) * hd + i;
+                if (es == 2) {
+                    uint16_t b = tt_f32_to_f16(x);
+                    memcpy(dst + at * 2, &b, 2);
+                } else {
+                    memcpy(dst + at * 4, &x, 4);
+                }
+            }
+}
+
+static float stored_value(const unsigned char *p, size_t idx, size_t es)
+{
+    if (es == 2) {
+        uint16_t b;
+        memcpy(&b, p + idx * 2, 2);
+        return tt_f16_to_f32(b);
+    }
+    float x;
+    memcpy(&x, p + idx * 4, 4);
+    return x;
+}
+
+#define CL_TRY(expr, what)                                                                         \
+    do {                                                                                           \
+        cl_int e_ = (expr);                                                                        \
+        if (e_ != CL_SUCCESS)                                                                      \
+            return rfail(r, (tt_status)e_, "layer %d: %s failed: %s", l, what,                     \
+                         tt_status_name(e_));                                                      \
+    } while (0)
+
+/* Attention of layer l for the T rows at p0 (already in r->q, r->k, r->v after RoPE); writes the
+ * concatenated head outputs to r->att ([T][dim]) and accumulates statistics. */
+static tt_status attention(tm_runner *r, int l, int T, int p0)
+{
+    const tm_config *c = &r->m->cfg;
+    int hd = c->head_size, H = c->n_heads, G = c->n_kv_heads, kv_len = p0 + T;
+    size_t es = r->es, S = (size_t)r->max_seq;
+    const tt_attn_params *P = &r->params[l];
+    tt_attn_shape sh = {1, H, G, hd, T, kv_len, r->cfg.kv_dtype};
+    int use_vsum = P->vmc && r->cfg.backend == TM_BACKEND_DEVICE;
+    pack_heads(r->kpack, r->k, T, G, hd, es);
+    pack_heads(r->vpack, r->v, T, G, hd, es);
+    pack_heads((unsigned char *)r->qh, r->q, T, H, hd, 4);
+    /* Σ_{j<p0} v_j for the library's running-sum input, then advance it by the stored rows. */
+    double *vs = r->vsum_host + (size_t)l * c->kv_dim;
+    for (int i = 0; i < c->kv_dim; i++)
+        r->vsum_f[i] = (float)vs[i];
+    for (int g = 0; g < G; g++)
+        for (int t = 0; t < T; t++)
+            for (int i = 0; i < hd; i++)
+                vs[g * hd + i] += stored_value(r->vpack, ((size_t)g * T + t) * hd + i, es);
+    uint32_t *stats = r->cfg.collect_stats ? r->stats_host : NULL;
+    size_t stats_bytes = tt_stats_size(&sh);
+    tt_status st;
+    if (r->cfg.backend == TM_BACKEND_REFERENCE) {
+        size_t head = S * hd * es, off = (size_t)l * G * head;
+        for (int g = 0; g < G; g++) {
+            memcpy(r->hk + off + g * head + (size_t)p0 * hd * es, r->kpack + (size_t)g * T * hd * es,
+                   (size_t)T * hd * es);
+            memcpy(r->hv + off + g * head + (size_t)p0 * hd * es, r->vpack + (size_t)g * T * hd * es,
+                   (size_t)T * hd * es);
+            memcpy(r->pk + (size_t)g * kv_len * hd * es, r->hk + off + g * head,
+                   (size_t)kv_len * hd * es);
+            memcpy(r->pv + (size_t)g * kv_len * hd * es, r->hv + off + g * head,
+                   (size_t)kv_len * hd * es);
+        }
+        st = tt_reference_attention(&sh, P, r->qh, r->pk, r->pv, r->oh, stats);
+        if (st != TT_SUCCESS)
+            return rfail(r, st, "layer %d: reference attention: %s", l, tt_last_error(NULL));
+    } else {
+        cl_command_queue qu = r->queue;
+        for (int g = 0; g < G; g++) {
+            size_t dst = ((size_t)g * S + p0) * hd * es, src = (size_t)g * T * hd * es;
+            CL_TRY(clEnqueueWriteBuffer(qu, r->kbuf[l], CL_FALSE, dst, (size_t)T * hd * es,
+                                        r->kpack + src, 0, NULL, NULL), "K write");
+            CL_TRY(clEnqueueWriteBuffer(qu, r->vbuf[l], CL_FALSE, dst, (size_t)T * hd * es,
+                                        r->vpack + src, 0, NULL, NULL), "V write");
+        }
+        CL_TRY(clEnqueueWriteBuffer(qu, r->qbuf, CL_FALSE, 0, (size_t)T * c->dim * 4, r->qh, 0,
+                                    NULL, NULL), "Q write");
+        /* The library advances vsum itself; re-upload only when it is not at p0 (after a reset
+         * or after calls without VMC), so steady decode stays O(d). */
+        if (use_vsum && r->vsum_pos[l] != p0)
+            CL_TRY(clEnqueueWriteBuffer(qu, r->vsumbuf[l], CL_FALSE, 0, (size_t)c->kv_dim * 4,
+                                        r->vsum_f, 0, NULL, NULL), "vsum write");
+        /* Head-major with the chunk's own row count as head stride: one contiguous write. */
+        tt_tensor tq = {r->qbuf, 0, (size_t)H * T * hd, (size_t)T * hd, (size_t)hd};
+        tt_tensor to = {r->obuf, 0, (size_t)H * T * hd, (size_t)T * hd, (size_t)hd};
+        tt_tensor tk = {r->kbuf[l], 0, G * S * hd, S * hd, (size_t)hd};
+        tt_tensor tv = {r->vbuf[l], 0, G * S * hd, S * hd, (size_t)hd};
+        st = tt_attention_enqueue(r->cfg.ctx, qu, &sh, P, &tq, &tk, &tv, &to,
+                                  use_vsum ? r->vsumbuf[l] : NULL, stats ? r->statsbuf : NULL, 0,
+                                  NULL, NULL);
+        if (st != TT_SUCCESS)
+            return rfail(r, st, "layer %d (q_len %d, kv_len %d): %s: %s", l, T, kv_len,
+                         tt_status_name(st), tt_last_error(r->cfg.ctx));
+        r->vsum_pos[l] = use_vsum ? kv_len : r->vsum_pos[l];
+        /* Blocking reads: they also retire the non-blocking writes from the scratch above. */
+        CL_TRY(clEnqueueReadBuffer(qu, r->obuf, CL_TRUE, 0, (size_t)T * c->dim * 4, r->oh, 0,
+                                   NULL, NULL), "O read");
+        if (stats)
+            CL_TRY(clEnqueueReadBuffer(qu, r->statsbuf, CL_TRUE, 0, stats_bytes, stats, 0, NULL,
+                                       NULL), "stats read");
+    }
+    for (int h = 0; h < H; h++) /* head-major O → token-major concatenation of heads */
+        for (int t = 0; t < T; t++)
+            memcpy(r->att + ((size_t)t * H + h) * hd, r->oh + ((size_t)h * T + t) * hd,
+                   (size_t)hd * 4);
+    if (stats) {
+        tm_layer_stats *ls = &r->stats[l];
+        for (size_t i = 0; i < (size_t)H * T; i++)
+            ls->kept += stats[i];
+        for (size_t i = 0; i < (size_t)G * T; i++)
+            ls->vrows += stats[(size_t)H * T + i];
+        for (int t = 0; t < T; t++)
+            ls->len_sum += (uint64_t)(p0 + t + 1);
+        ls->rows += (uint64_t)T;
+    }
+    return TT_SUCCESS;
+}
+
+/* One chunk of T <= max_chunk tokens at r->pos. */
+static tt_status forward_chunk(tm_runner *r, const int *tokens, int T, float *logits, int all)
+{
+    const tm_model *m = r->m;
+    const tm_config *c = &m->cfg;
+    int dim = c->dim, kvd = c->kv_dim, hid = c->hidden_dim, p0 = r->pos;
+    for (int t = 0; t < T; t++) {
+        if (tokens[t] < 0 || tokens[t] >= c->vocab_size)
+            return rfail(r, TT_INVALID_VALUE, "token %d at position %d outside 0..%d", tokens[t],
+                         p0 + t, c->vocab_size - 1);
+        memcpy(r->x + (size_t)t * dim, m->token_embedding + (size_t)tokens[t] * dim,
+               (size_t)dim * 4);
+    }
+    for (int l = 0; l < c->n_layers; l++) {
+        size_t L = (size_t)l;
+        rmsnorm_rows(r->xb, r->x, m->rms_att + L * dim, T, dim);
+        matmul_xwt(r->q, r->xb, m->wq + L * dim * dim, T, dim, dim);
+        matmul_xwt(r->k, r->xb, m->wk + L * kvd * dim, T, dim, kvd);
+        matmul_xwt(r->v, r->xb, m->wv + L * kvd * dim, T, dim, kvd);
+        rope_rows(r, r->q, T, dim, p0);
+        rope_rows(r, r->k, T, kvd, p0);
+        tt_status st = attention(r, l, T, p0);
+        if (st != TT_SUCCESS)
+            return st;
+        matmul_xwt(r->xb2, r->att, m->wo + L * dim * dim, T, dim, dim);
+        for (size_t i = 0; i < (size_t)T * dim; i++)
+            r->x[i] += r->xb2[i];
+        rmsnorm_rows(r->xb, r->x, m->rms_ffn + L * dim, T, dim);
+        matmul_xwt(r->hb, r->xb, m->w1 + L * hid * dim, T, dim, hid);
+        matmul_xwt(r->hb2, r->xb, m->w3 + L * hid * dim, T, dim, hid);
+        for (size_t i = 0; i < (size_t)T * hid; i++) { /* SwiGLU: silu(w1·x) ⊙ (w3·x) */
+            float a = r->hb[i];
+            r->hb[i] = a / (1.0f + expf(-a)) * r->hb2[i];
+        }
+        matmul_xwt(r->xb2, r->hb, m->w2 + L * dim * hid, T, hid, dim);
+        for (size_t i = 0; i < (size_t)T * dim; i++)
+            r->x[i] += r->xb2[i];
+    }
+    r->pos += T;
+    if (!logits)
+        return TT_SUCCESS;
+    int first = all ? 0 : T - 1; /* the classifier is the costliest product: skip unused rows */
+    rmsnorm_rows(r->xb, r->x + (size_t)first * dim, m->rms_final, T - first, dim);
+    matmul_xwt(logits, r->xb, m->wcls, T - first, dim, c->vocab_size);
+    return TT_SUCCESS;
+}
+
+tt_status tm_forward(tm_runner *r, const int *tokens, int n, float *logits, int all_logits)
+{
+    if (!r || (!tokens && n > 0))
+        return TT_ERR_NULL_ARGUMENT;
+    if (n < 1)
+        return rfail(r, TT_INVALID_VALUE, "forward: %d tokens; need at least one", n);
+    if (n > r->max_seq - r->pos)
+        return rfail(r, TT_ERR_BAD_SHAPE, "forward: %d tokens at position %d exceed the cache "
+                     "length %d", n, r->pos, r->max_seq);
+    for (int done = 0; done < n;) {
+        int T = n - done < r->max_chunk ? n - done : r->max_chunk;
+        int last = done + T == n;
+        float *lg = NULL;
+        if (logits && all_logits)
+            lg = logits + (size_t)done * r->m->cfg.vocab_size;
+        else if (logits && last)
+            lg = logits;
+        tt_status st = forward_chunk(r, tokens + done, T, lg, all_logits);
+        if (st != TT_SUCCESS)
+            return st;
+        done += T;
+    }
+    return TT_SUCCESS;
+}
