@@ -3,6 +3,7 @@
  * non-overlapping strides, the launch fits the device (work-group size, local memory), the
  * program for (D, GROUP, WG, KV type) is built, and the keys are split into chunks. */
 #include "attention_plan.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 

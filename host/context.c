@@ -141,3 +141,11 @@ tt_status tt_context_set_build_options(tt_context *c, const char *options)
     pthread_mutex_unlock(&c->lock);
     return TT_SUCCESS;
 }
+
+/* Test hook: pretends the device has only `bytes` of local memory, so the refusal of launches
+ * that do not fit can be exercised on devices with plenty of it. */
+void tt__context_limit_local_mem(tt_context *c, cl_ulong bytes)
+{
+    if (c)
+        c->info.local_mem_size = bytes;
+}

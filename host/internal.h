@@ -75,6 +75,9 @@ int tt__table_has_dhat(const tt_table *t);
 tt_status tt__validate_shape_params(const tt_context *ctx, const tt_attn_shape *shape,
                                     const tt_attn_params *params, int *k_eff);
 
+/* Test hook (context.c): pretend the device has only this much local memory. */
+void tt__context_limit_local_mem(tt_context *ctx, cl_ulong bytes);
+
 /* Effective k of a call: 0 when every row is dense. */
 int tt__effective_k(const tt_attn_shape *shape, const tt_attn_params *params);
 

@@ -34,9 +34,9 @@ static int parse_uint(const char **s, long long max, long long *out)
     if (*p < '0' || *p > '9')
         return 0;
     for (; *p >= '0' && *p <= '9'; p++) {
-        v = v * 10 + (*p - '0');
-        if (v > max)
+        if (v > (max - (*p - '0')) / 10) /* checked before it could overflow */
             return 0;
+        v = v * 10 + (*p - '0');
     }
     *s = p;
     *out = v;
@@ -161,6 +161,8 @@ static tt_status read_file(const char *path, const tt_table_meta *m, recs *out)
     fclose(f);
     if (st != TT_SUCCESS)
         return st;
+    /* A file without data lines is almost surely the wrong file or a failed calibration run. */
+    TT_RETURN_IF(NULL, out->n == 0, TT_ERR_FORMAT, "%s: no data lines", path);
     qsort(out->v, out->n, sizeof *out->v, rec_cmp);
     for (size_t i = 1; i < out->n; i++) {
         const rec *a = &out->v[i - 1], *b = &out->v[i];

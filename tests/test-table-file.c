@@ -232,7 +232,7 @@ START_TEST(test_every_truncation)
         memcpy(copy, good, len);
         tt_table *t = (tt_table *)good;
         tt_status st = tt_table_load_memory(copy, len, &t);
-        /* The brief allows FORMAT too; the loader is documented to say TRUNCATED. */
+        /* Every proper prefix of a valid file reads as truncated (docs/TABLE_FORMAT.md). */
         ck_assert_msg(st == TT_ERR_TRUNCATED, "length %zu: %s", len, tt_status_name(st));
         ck_assert_ptr_null(t);
         free(copy);
@@ -500,6 +500,10 @@ static const struct bad_import {
     {"L0_H0:10 1.0 3 0\n", TT_ERR_FORMAT, "th.txt:1:"},
     {"L0_H0:10 1.0 3 \x01\n", TT_ERR_FORMAT, "th.txt:1:"},
     {"l0_h0:10 1.0 3\n", TT_ERR_FORMAT, "th.txt:1:"},
+    {"L0_H0:10 1.0 99999999999999999999999999\n", TT_ERR_FORMAT, "th.txt:1:"},
+    {"L99999999999999999999_H0:10 1.0 3\n", TT_ERR_FORMAT, "th.txt:1:"},
+    {"# only a comment\n\n", TT_ERR_FORMAT, "th.txt: no data lines"},
+    {"", TT_ERR_FORMAT, "th.txt: no data lines"},
 };
 
 START_TEST(test_import_malformed)

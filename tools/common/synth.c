@@ -56,8 +56,9 @@ void tt_synth_qkv(const tt_attn_shape *s, int llm_like, tt_rng *r, float *q, voi
                          * share a direction with every query (dimension 0 here). */
                         float tail = tt_rng_uniform(r) < 0.02f ? 3.0f : 1.0f;
                         kx *= 0.6f * tail;
+                        /* scaled by sqrt(d) so the boost survives the 1/sqrt(d) score scale */
                         if (e == 0 && (j == 0 || j >= s->kv_len - 16))
-                            kx += j == 0 ? 6.0f : 3.0f;
+                            kx += (j == 0 ? 4.0f : 2.0f) * sqrtf((float)d);
                     }
                     put(s, k, idx, kx);
                     put(s, v, idx, vx);

@@ -181,6 +181,14 @@ tt_status tm_tokens_load(const char *path, int vocab, tm_tokens **out, char *msg
     return st;
 }
 
+void tm_params_per_layer(const tt_attn_params *base, tt_attn_params *params, int n_layers)
+{
+    for (int l = 0; l < n_layers; l++) {
+        params[l] = *base;
+        params[l].layer = l;
+    }
+}
+
 void tm_eval_result_free(tm_eval_result *res)
 {
     if (res) {

@@ -44,23 +44,13 @@ int tm_runner_pos(const tm_runner *r) { return r->pos; }
 const tm_model *tm_runner_model(const tm_runner *r) { return r->m; }
 const tm_runner_config *tm_runner_get_config(const tm_runner *r) { return &r->cfg; }
 
-void tm_params_per_layer(const tt_attn_params *base, tt_attn_params *params, int n_layers)
-{
-    for (int l = 0; l < n_layers; l++) {
-        params[l] = *base;
-        params[l].layer = l;
-    }
-}
-
 tt_status tm_runner_set_params(tm_runner *r, const tt_attn_params *params)
 {
     for (int l = 0; l < r->m->cfg.n_layers; l++) {
-        if (params) {
+        if (!params) /* dense, with .layer set so a later mode switch needs only the mode */
+            tt_attn_params_init(&r->params[l]), r->params[l].layer = l;
+        else
             r->params[l] = params[l];
-        } else {
-            tt_attn_params_init(&r->params[l]);
-            r->params[l].layer = l;
-        }
     }
     return TT_SUCCESS;
 }
@@ -86,38 +76,56 @@ void tm_runner_destroy(tm_runner *r)
     if (!r)
         return;
     for (int l = 0; r->kbuf && l < r->m->cfg.n_layers; l++) {
-        if (r->kbuf[l])
-            clReleaseMemObject(r->kbuf[l]);
-        if (r->vbuf[l])
-            clReleaseMemObject(r->vbuf[l]);
-        if (r->vsumbuf[l])
-            clReleaseMemObject(r->vsumbuf[l]);
+        cl_mem bufs[3] = {r->kbuf[l], r->vbuf[l], r->vsumbuf[l]};
+        for (int i = 0; i < 3; i++)
+            if (bufs[i])
+                clReleaseMemObject(bufs[i]);
     }
-    if (r->qbuf)
-        clReleaseMemObject(r->qbuf);
-    if (r->obuf)
-        clReleaseMemObject(r->obuf);
-    if (r->statsbuf)
-        clReleaseMemObject(r->statsbuf);
-    void *ptrs[] = {r->params,  r->stats,     r->x,         r->xb,       r->xb2,   r->q,
-                    r->k,       r->v,         r->att,       r->hb,       r->hb2,   r->qh,
-                    r->oh,      r->rope_freq, r->vsum_f,    r->kpack,    r->vpack, r->vsum_host,
-                    r->vsum_pos, r->stats_host, r->kbuf,    r->vbuf,     r->vsumbuf, r->hk,
-                    r->hv,      r->pk,        r->pv};
+    cl_mem bufs[3] = {r->qbuf, r->obuf, r->statsbuf};
+    for (int i = 0; i < 3; i++)
+        if (bufs[i])
+            clReleaseMemObject(bufs[i]);
+    void *ptrs[] = {r->params, r->stats, r->x, r->xb, r->xb2, r->q, r->k, r->v, r->att, r->hb,
+                    r->hb2, r->qh, r->oh, r->rope_freq, r->vsum_f, r->kpack, r->vpack,
+                    r->vsum_host, r->vsum_pos, r->stats_host, r->kbuf, r->vbuf, r->vsumbuf,
+                    r->hk, r->hv, r->pk, r->pv};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         free(ptrs[i]);
     free(r);
 }
 
-static cl_mem device_buffer(cl_context c, size_t bytes, cl_int *err)
+/* Allocates the device buffers: K, V and the running V sum per layer, then Q, O and stats. */
+static tt_status create_device(tm_runner *r, size_t kv_bytes, size_t qo_bytes, size_t st_bytes)
 {
-    return clCreateBuffer(c, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, err);
+    const tm_config *c = &r->m->cfg;
+    cl_context clc;
+    cl_device_id dev;
+    tt_status st = tt_context_cl(r->cfg.ctx, &clc, &dev, &r->queue);
+    if (st != TT_SUCCESS)
+        return st;
+    size_t L = (size_t)c->n_layers;
+    r->kbuf = calloc(L, sizeof(cl_mem)), r->vbuf = calloc(L, sizeof(cl_mem));
+    r->vsumbuf = calloc(L, sizeof(cl_mem));
+    if (!r->kbuf || !r->vbuf || !r->vsumbuf)
+        return TT_OUT_OF_HOST_MEMORY;
+    cl_int e = CL_SUCCESS;
+    for (size_t i = 0; e == CL_SUCCESS && i < 3 * L + 3; i++) {
+        size_t l = i / 3;
+        cl_mem *slot = l == L ? (i % 3 == 0 ? &r->qbuf : i % 3 == 1 ? &r->obuf : &r->statsbuf)
+                              : (i % 3 == 0 ? &r->kbuf[l] : i % 3 == 1 ? &r->vbuf[l] : &r->vsumbuf[l]);
+        size_t bytes = l == L ? (i % 3 == 2 ? st_bytes : qo_bytes)
+                              : (i % 3 == 2 ? (size_t)c->kv_dim * 4 : kv_bytes);
+        *slot = clCreateBuffer(clc, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &e);
+    }
+    return (tt_status)e;
 }
 
 tt_status tm_runner_create(const tm_model *m, const tm_runner_config *cfg, tm_runner **out)
 {
-    if (!m || !cfg || !out)
+    if (!m || !cfg || !out || (cfg->backend == TM_BACKEND_DEVICE && !cfg->ctx))
         return TT_ERR_NULL_ARGUMENT;
+    if ((unsigned)cfg->backend > TM_BACKEND_REFERENCE || (unsigned)cfg->kv_dtype > TT_DTYPE_F16)
+        return TT_ERR_BAD_ENUM;
     *out = NULL;
     const tm_config *c = &m->cfg;
     tm_runner *r = calloc(1, sizeof *r);
@@ -134,69 +142,33 @@ tt_status tm_runner_create(const tm_model *m, const tm_runner_config *cfg, tm_ru
     size_t kv_bytes = (size_t)c->n_kv_heads * S * (size_t)c->head_size * r->es;
     tt_attn_shape sh = {1, c->n_heads, c->n_kv_heads, c->head_size, (int)T, (int)S,
                         cfg->kv_dtype};
-    size_t stats_bytes = tt_stats_size(&sh);
-    r->params = calloc(L, sizeof *r->params);
-    r->stats = calloc(L, sizeof *r->stats);
-    r->x = malloc(T * dim * 4), r->xb = malloc(T * dim * 4), r->xb2 = malloc(T * dim * 4);
-    r->q = malloc(T * dim * 4), r->att = malloc(T * dim * 4);
-    r->qh = malloc(T * dim * 4), r->oh = malloc(T * dim * 4);
-    r->k = malloc(T * kvd * 4), r->v = malloc(T * kvd * 4);
-    r->hb = malloc(T * hid * 4), r->hb2 = malloc(T * hid * 4);
-    r->rope_freq = malloc((size_t)c->head_size / 2 * 4);
-    r->vsum_f = malloc(kvd * 4);
-    r->kpack = malloc(T * kvd * r->es), r->vpack = malloc(T * kvd * r->es);
-    r->vsum_host = malloc(L * kvd * sizeof(double));
-    r->vsum_pos = malloc(L * sizeof(int));
-    r->stats_host = malloc(stats_bytes ? stats_bytes : 4);
-    if (!r->params || !r->stats || !r->x || !r->xb || !r->xb2 || !r->q || !r->att || !r->qh ||
-        !r->oh || !r->k || !r->v || !r->hb || !r->hb2 || !r->rope_freq || !r->vsum_f ||
-        !r->kpack || !r->vpack || !r->vsum_host || !r->vsum_pos || !r->stats_host) {
-        tm_runner_destroy(r);
-        return TT_OUT_OF_HOST_MEMORY;
-    }
+    size_t stats_bytes = tt_stats_size(&sh), ref = cfg->backend == TM_BACKEND_REFERENCE;
+    struct { void **p; size_t bytes; } host[] = {
+        {(void **)&r->params, L * sizeof *r->params}, {(void **)&r->stats, L * sizeof *r->stats},
+        {(void **)&r->x, T * dim * 4},   {(void **)&r->xb, T * dim * 4},
+        {(void **)&r->xb2, T * dim * 4}, {(void **)&r->q, T * dim * 4},
+        {(void **)&r->att, T * dim * 4}, {(void **)&r->qh, T * dim * 4},
+        {(void **)&r->oh, T * dim * 4},  {(void **)&r->k, T * kvd * 4},
+        {(void **)&r->v, T * kvd * 4},   {(void **)&r->hb, T * hid * 4},
+        {(void **)&r->hb2, T * hid * 4}, {(void **)&r->rope_freq, (size_t)c->head_size / 2 * 4},
+        {(void **)&r->vsum_f, kvd * 4},  {(void **)&r->kpack, T * kvd * r->es},
+        {(void **)&r->vpack, T * kvd * r->es}, {(void **)&r->vsum_host, L * kvd * sizeof(double)},
+        {(void **)&r->vsum_pos, L * sizeof(int)}, {(void **)&r->stats_host, stats_bytes},
+        /* The reference backend keeps the cache on the host and packs it for each call. */
+        {(void **)&r->hk, ref * L * kv_bytes}, {(void **)&r->hv, ref * L * kv_bytes},
+        {(void **)&r->pk, ref * kv_bytes},     {(void **)&r->pv, ref * kv_bytes},
+    };
+    for (size_t i = 0; i < sizeof host / sizeof host[0]; i++)
+        if (host[i].bytes && !(*host[i].p = calloc(1, host[i].bytes))) {
+            tm_runner_destroy(r);
+            return TT_OUT_OF_HOST_MEMORY;
+        }
     /* RoPE: pair (i, i+1) with head-local even index j rotates by pos / 10000^(j / head_size). */
     for (int j = 0; j < c->head_size; j += 2)
         r->rope_freq[j / 2] = 1.0f / powf(10000.0f, (float)j / (float)c->head_size);
     tm_runner_set_params(r, NULL);
     tm_runner_reset(r);
-
-    if (cfg->backend == TM_BACKEND_REFERENCE) {
-        r->hk = malloc(L * kv_bytes), r->hv = malloc(L * kv_bytes);
-        r->pk = malloc(kv_bytes), r->pv = malloc(kv_bytes);
-        if (!r->hk || !r->hv || !r->pk || !r->pv) {
-            tm_runner_destroy(r);
-            return TT_OUT_OF_HOST_MEMORY;
-        }
-        *out = r;
-        return TT_SUCCESS;
-    }
-    if (!cfg->ctx) {
-        tm_runner_destroy(r);
-        return TT_ERR_NULL_ARGUMENT;
-    }
-    cl_context clc;
-    cl_device_id dev;
-    tt_status st = tt_context_cl(cfg->ctx, &clc, &dev, &r->queue);
-    r->kbuf = calloc(L, sizeof(cl_mem)), r->vbuf = calloc(L, sizeof(cl_mem));
-    r->vsumbuf = calloc(L, sizeof(cl_mem));
-    if (st == TT_SUCCESS && (!r->kbuf || !r->vbuf || !r->vsumbuf))
-        st = TT_OUT_OF_HOST_MEMORY;
-    cl_int e = CL_SUCCESS;
-    for (size_t l = 0; st == TT_SUCCESS && e == CL_SUCCESS && l < L; l++) {
-        r->kbuf[l] = device_buffer(clc, kv_bytes, &e);
-        if (e == CL_SUCCESS)
-            r->vbuf[l] = device_buffer(clc, kv_bytes, &e);
-        if (e == CL_SUCCESS)
-            r->vsumbuf[l] = device_buffer(clc, kvd * 4, &e);
-    }
-    if (st == TT_SUCCESS && e == CL_SUCCESS)
-        r->qbuf = device_buffer(clc, T * dim * 4, &e);
-    if (st == TT_SUCCESS && e == CL_SUCCESS)
-        r->obuf = device_buffer(clc, T * dim * 4, &e);
-    if (st == TT_SUCCESS && e == CL_SUCCESS)
-        r->statsbuf = device_buffer(clc, stats_bytes, &e);
-    if (st == TT_SUCCESS && e != CL_SUCCESS)
-        st = (tt_status)e;
+    tt_status st = ref ? TT_SUCCESS : create_device(r, kv_bytes, T * dim * 4, stats_bytes);
     if (st != TT_SUCCESS) {
         tm_runner_destroy(r);
         return st;
@@ -267,24 +239,23 @@ static void pack_heads(unsigned char *dst, const float *src, int T, int heads, i
             }
 }
 
+/* A packed K/V element as the device will read it (fp16 values are already rounded). */
 static float stored_value(const unsigned char *p, size_t idx, size_t es)
 {
-    if (es == 2) {
-        uint16_t b;
-        memcpy(&b, p + idx * 2, 2);
-        return tt_f16_to_f32(b);
-    }
+    uint16_t b;
     float x;
-    memcpy(&x, p + idx * 4, 4);
-    return x;
+    if (es == 2)
+        return memcpy(&b, p + idx * 2, 2), tt_f16_to_f32(b);
+    return memcpy(&x, p + idx * 4, 4), x;
 }
 
+/* On failure, finish the queue first: earlier non-blocking writes still read host scratch. */
 #define CL_TRY(expr, what)                                                                         \
     do {                                                                                           \
         cl_int e_ = (expr);                                                                        \
         if (e_ != CL_SUCCESS)                                                                      \
-            return rfail(r, (tt_status)e_, "layer %d: %s failed: %s", l, what,                     \
-                         tt_status_name(e_));                                                      \
+            return clFinish(r->queue),                                                             \
+                   rfail(r, (tt_status)e_, "layer %d: %s: %s", l, what, tt_status_name(e_));       \
     } while (0)
 
 /* Attention of layer l for the T rows at p0 (already in r->q, r->k, r->v after RoPE); writes the
@@ -296,7 +267,8 @@ static tt_status attention(tm_runner *r, int l, int T, int p0)
     size_t es = r->es, S = (size_t)r->max_seq;
     const tt_attn_params *P = &r->params[l];
     tt_attn_shape sh = {1, H, G, hd, T, kv_len, r->cfg.kv_dtype};
-    int use_vsum = P->vmc && r->cfg.backend == TM_BACKEND_DEVICE;
+    /* Dense calls have nothing to compensate and may leave vsum alone: only sparse VMC uses it. */
+    int use_vsum = P->vmc && P->mode != TT_MODE_DENSE && r->cfg.backend == TM_BACKEND_DEVICE;
     pack_heads(r->kpack, r->k, T, G, hd, es);
     pack_heads(r->vpack, r->v, T, G, hd, es);
     pack_heads((unsigned char *)r->qh, r->q, T, H, hd, 4);
@@ -312,16 +284,14 @@ static tt_status attention(tm_runner *r, int l, int T, int p0)
     size_t stats_bytes = tt_stats_size(&sh);
     tt_status st;
     if (r->cfg.backend == TM_BACKEND_REFERENCE) {
-        size_t head = S * hd * es, off = (size_t)l * G * head;
-        for (int g = 0; g < G; g++) {
-            memcpy(r->hk + off + g * head + (size_t)p0 * hd * es, r->kpack + (size_t)g * T * hd * es,
-                   (size_t)T * hd * es);
-            memcpy(r->hv + off + g * head + (size_t)p0 * hd * es, r->vpack + (size_t)g * T * hd * es,
-                   (size_t)T * hd * es);
-            memcpy(r->pk + (size_t)g * kv_len * hd * es, r->hk + off + g * head,
-                   (size_t)kv_len * hd * es);
-            memcpy(r->pv + (size_t)g * kv_len * hd * es, r->hv + off + g * head,
-                   (size_t)kv_len * hd * es);
+        size_t row = (size_t)hd * es, head = S * row;
+        for (int g = 0; g < G; g++) { /* append to the host cache, then pack kv_len rows */
+            unsigned char *hk = r->hk + ((size_t)l * G + g) * head;
+            unsigned char *hv = r->hv + ((size_t)l * G + g) * head;
+            memcpy(hk + p0 * row, r->kpack + (size_t)g * T * row, (size_t)T * row);
+            memcpy(hv + p0 * row, r->vpack + (size_t)g * T * row, (size_t)T * row);
+            memcpy(r->pk + (size_t)g * kv_len * row, hk, (size_t)kv_len * row);
+            memcpy(r->pv + (size_t)g * kv_len * row, hv, (size_t)kv_len * row);
         }
         st = tt_reference_attention(&sh, P, r->qh, r->pk, r->pv, r->oh, stats);
         if (st != TT_SUCCESS)
@@ -351,8 +321,8 @@ static tt_status attention(tm_runner *r, int l, int T, int p0)
                                   use_vsum ? r->vsumbuf[l] : NULL, stats ? r->statsbuf : NULL, 0,
                                   NULL, NULL);
         if (st != TT_SUCCESS)
-            return rfail(r, st, "layer %d (q_len %d, kv_len %d): %s: %s", l, T, kv_len,
-                         tt_status_name(st), tt_last_error(r->cfg.ctx));
+            return clFinish(qu), rfail(r, st, "layer %d (q_len %d, kv_len %d): %s: %s", l, T,
+                                       kv_len, tt_status_name(st), tt_last_error(r->cfg.ctx));
         r->vsum_pos[l] = use_vsum ? kv_len : r->vsum_pos[l];
         /* Blocking reads: they also retire the non-blocking writes from the scratch above. */
         CL_TRY(clEnqueueReadBuffer(qu, r->obuf, CL_TRUE, 0, (size_t)T * c->dim * 4, r->oh, 0,

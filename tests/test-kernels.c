@@ -1,0 +1,73 @@
+/* test-kernels.c — every device kernel against the CPU reference over the full selftest matrix
+ * (modes × variants × decode/prefill × GQA 1/2/4/8 × head size 8/64/128 × lengths 1, k, k+1, odd
+ * and > 4096 × fp32/fp16 KV × head-/token-major), one Check test per case, fresh random inputs
+ * every run (seed printed; TT_TEST_SEED replays), outputs poisoned before each launch. */
+#include "support.h"
+#include "common/selftest_sweep.h"
+#include <stdio.h>
+#include <stdlib.h>
+
+#define MAX_CASES 1024
+static tt_case cases[MAX_CASES];
+static int n_cases;
+static tt_context *ctx;
+
+static void setup(void)
+{
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+}
+
+static void teardown(void)
+{
+    tt_context_destroy(ctx);
+    ctx = NULL;
+}
+
+START_TEST(test_case_matches_reference)
+{
+    char desc[200];
+    tt_sweep_describe(&cases[_i], desc, sizeof desc);
+    tt_case_result r;
+    tt_status st = tt_sweep_run(ctx, &cases[_i], (uint64_t)tt_test_seed() * 1000003u + (uint64_t)_i, &r);
+    ck_assert_msg(st == TT_SUCCESS, "case %d (%s) could not run: %s", _i, desc, r.msg);
+    ck_assert_msg(r.ok, "case %d (%s): %s", _i, desc, r.msg);
+    /* A case whose every row is ambiguous would check nothing. */
+    ck_assert_msg(r.ambiguous * 2 <= r.rows || r.rows < 4, "case %d (%s): %ld of %ld rows ambiguous",
+                  _i, desc, r.ambiguous, r.rows);
+}
+END_TEST
+
+START_TEST(test_sweep_covers_the_matrix)
+{
+    int seen_dim[3] = {0}, seen_gqa[9] = {0}, f16 = 0, prefill = 0, long_rows = 0, tm = 0;
+    for (int i = 0; i < n_cases; i++) {
+        const tt_attn_shape *s = &cases[i].shape;
+        seen_dim[s->head_dim == 8 ? 0 : s->head_dim == 64 ? 1 : 2]++;
+        seen_gqa[s->n_heads / s->n_kv_heads]++;
+        f16 += s->kv_dtype == TT_DTYPE_F16;
+        prefill += s->q_len > 1;
+        long_rows += s->kv_len > 4096;
+        tm += cases[i].token_major;
+    }
+    ck_assert_int_ge(n_cases, 300);
+    for (int x = 0; x < 3; x++)
+        ck_assert_int_gt(seen_dim[x], 0);
+    ck_assert(seen_gqa[1] && seen_gqa[2] && seen_gqa[4] && seen_gqa[8]);
+    ck_assert(f16 && prefill && long_rows && tm);
+}
+END_TEST
+
+int main(void)
+{
+    if (!tt_test_have_device())
+        return tt_test_skip("no OpenCL device");
+    n_cases = tt_sweep_cases(cases, MAX_CASES, 1);
+    Suite *s = suite_create("kernels");
+    TCase *tc = tcase_create("sweep");
+    tcase_add_unchecked_fixture(tc, setup, teardown);
+    tcase_set_timeout(tc, 1200);
+    tcase_add_test(tc, test_sweep_covers_the_matrix);
+    tcase_add_loop_test(tc, test_case_matches_reference, 0, n_cases);
+    suite_add_tcase(s, tc);
+    return tt_test_run(s);
+}
