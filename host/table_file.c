@@ -93,10 +93,12 @@ static tt_status read_str(rd *r, char *dst, size_t cap, const char *what)
 {
     const uint8_t *p = NULL;
     tt_status st = take(r, 2, &p, what);
-    size_t len = st == TT_SUCCESS ? (size_t)get(p, 2) : 0;
-    TT_RETURN_IF(NULL, st == TT_SUCCESS && len >= cap, TT_ERR_TOO_LARGE,
-                 "table file: %s is %zu bytes, at most %zu", what, len, cap - 1);
-    if (st != TT_SUCCESS || (st = take(r, len, &p, what)) != TT_SUCCESS)
+    if (st != TT_SUCCESS)
+        return st;
+    size_t len = (size_t)get(p, 2);
+    TT_RETURN_IF(NULL, len >= cap, TT_ERR_TOO_LARGE, "table file: %s is %zu bytes, at most %zu",
+                 what, len, cap - 1);
+    if ((st = take(r, len, &p, what)) != TT_SUCCESS)
         return st;
     TT_RETURN_IF(NULL, memchr(p, 0, len), TT_ERR_FORMAT, "table file: %s holds a NUL byte", what);
     memcpy(dst, p, len);

@@ -23,15 +23,7 @@ uint32_t tt__crc32(const void *data, size_t size);
  * file). Fills *meta; returns the statuses tt_table_load_memory would for the same bytes. */
 tt_status tt__table_read_header(const void *data, size_t size, tt_table_meta *meta);
 
-/* Picks, among the *.ttt files of dir, the table for device dev (NULL: unknown device, so no
- * exact match) whose model shape (n_layers, n_heads, n_kv_heads, head_dim), placement and, when
- * both are non-zero, model_hash equal want's. Preference: exact device name > another device's
- * table with want->score_precision > generic (device_name ""); ties go to the newer table, then
- * the one with more samples, then the smaller file name. The pick is verified by a full load (a
- * damaged file is passed over). On success path_out holds the file's path; reason (may be NULL)
- * always gets a one-line explanation. TT_ERR_NO_TABLE when nothing fits. */
-tt_status tt_table_select(const char *dir, const tt_device_info *dev, const tt_table_meta *want,
-                          char *path_out, size_t cap, char *reason, size_t reason_cap);
+/* tt_table_select is declared in toptheta.h. */
 
 /* Test-only fault injection for tt_table_save: the next saves fail on purpose at fail_at
  * (1: the write, after part of the data reached the temp file; 2: fsync; 3: rename), 0 turns it

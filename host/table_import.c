@@ -76,7 +76,8 @@ static tt_status parse_line(const char *path, long line, const char *s, const tt
                  "%s:%ld: value %.30s is not a finite fp32 number", path, line, p);
     p = skip_blanks(end);
     TT_RETURN_IF(NULL, *p == '-', TT_ERR_FORMAT, "%s:%ld: negative sample count", path, line);
-    TT_RETURN_IF(NULL, !parse_uint(&p, (long long)1 << 62, &samples), TT_ERR_FORMAT,
+    /* 2^40 rows per length is beyond any calibration and keeps the per-curve sums in range. */
+    TT_RETURN_IF(NULL, !parse_uint(&p, (long long)1 << 40, &samples), TT_ERR_FORMAT,
                  "%s:%ld: bad sample count \"%.30s\"", path, line, p);
     const char *after = skip_blanks(p);
     if (after != p && *after) {
@@ -175,8 +176,8 @@ static tt_status read_file(const char *path, const tt_table_meta *m, recs *out)
 
 /* Fills the table from the sorted records: per-layer k (consistent within a layer), then one curve
  * per (layer, head) run of records. */
-static tt_status build(tt_table *t, const char *th_path, const recs *th, const recs *sdc,
-                       int default_k)
+static tt_status build(tt_table *t, const char *th_path, const recs *th, const char *sdc_path,
+                       const recs *sdc, int default_k)
 {
     const int L = t->meta.n_layers;
     int *k = calloc((size_t)L, sizeof *k);
@@ -200,8 +201,8 @@ static tt_status build(tt_table *t, const char *th_path, const recs *th, const r
     for (size_t i = 0; st == TT_SUCCESS && sdc && i < sdc->n; i++) {
         const rec *r = &sdc->v[i];
         if (r->k && k[r->layer] && r->k != k[r->layer])
-            st = tt__fail(NULL, TT_ERR_FORMAT, "line %ld of the sdc file gives layer %d k = %d, "
-                          "%s:%ld says %d", r->line, r->layer, r->k, th_path, k_line[r->layer],
+            st = tt__fail(NULL, TT_ERR_FORMAT, "%s:%ld: layer %d has k = %d, but %s:%ld says %d",
+                          sdc_path, r->line, r->layer, r->k, th_path, k_line[r->layer],
                           k[r->layer]);
     }
     for (int l = 0; st == TT_SUCCESS && l < L; l++)
@@ -272,7 +273,7 @@ tt_status tt_table_import_ref(const char *th_path, const char *sdc_path,
     if (st == TT_SUCCESS && sdc_path && (st = read_file(sdc_path, meta, &sdc)) == TT_SUCCESS)
         st = same_keys(th_path, &th, sdc_path, &sdc);
     if (st == TT_SUCCESS)
-        st = build(t, th_path, &th, sdc_path ? &sdc : NULL, default_k);
+        st = build(t, th_path, &th, sdc_path, sdc_path ? &sdc : NULL, default_k);
     free(th.v);
     free(sdc.v);
     if (st != TT_SUCCESS) {

@@ -108,32 +108,23 @@ tt_status tt_table_select(const char *dir, const tt_device_info *dev, const tt_t
     size_t n = 0, n_cap = 0, n_files = 0, other_model = 0, other_device = 0, unreadable = 0;
     tt_status st = TT_SUCCESS;
     const char *sep = dir[0] && dir[strlen(dir) - 1] == '/' ? "" : "/";
-    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+    for (struct dirent *e; st == TT_SUCCESS && (e = readdir(d)) != NULL;) {
         if (!has_suffix(e->d_name, ".ttt"))
             continue;
         size_t len = strlen(dir) + strlen(sep) + strlen(e->d_name) + 1;
-        char *path = malloc(len);
-        if (n == n_cap) {
-            cand *grown = realloc(cs, (n_cap = n_cap ? 2 * n_cap : 16) * sizeof *cs);
-            if (grown)
-                cs = grown;
-            else
-                n_cap = n;
-        }
-        if (!path || n == n_cap) {
-            free(path);
+        cand c = {.path = malloc(len)};
+        if (!c.path) {
             st = tt__fail(NULL, TT_OUT_OF_HOST_MEMORY, "tt_table_select: out of memory");
             break;
         }
-        snprintf(path, len, "%s%s%s", dir, sep, e->d_name);
+        snprintf(c.path, len, "%s%s%s", dir, sep, e->d_name);
         struct stat sb;
-        cand c = {.path = path};
-        if (stat(path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-            free(path);
+        if (stat(c.path, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+            free(c.path);
             continue;
         }
         n_files++;
-        if (!read_meta(path, &c.meta)) {
+        if (!read_meta(c.path, &c.meta)) {
             unreadable++;
         } else if (!same_model(&c.meta, want)) {
             other_model++;
@@ -146,13 +137,23 @@ tt_status tt_table_select(const char *dir, const tt_device_info *dev, const tt_t
                                       : RANK_NONE;
             c.created = c.meta.created_unix;
             c.samples = c.meta.samples;
-            if (c.rank != RANK_NONE) {
-                cs[n++] = c;
-                continue;
-            }
-            other_device++;
+            other_device += c.rank == RANK_NONE;
         }
-        free(path);
+        if (c.rank == RANK_NONE) {
+            free(c.path);
+            continue;
+        }
+        if (n == n_cap) {
+            cand *grown = realloc(cs, (n_cap ? 2 * n_cap : 16) * sizeof *cs);
+            if (!grown) {
+                free(c.path);
+                st = tt__fail(NULL, TT_OUT_OF_HOST_MEMORY, "tt_table_select: out of memory");
+                break;
+            }
+            cs = grown;
+            n_cap = n_cap ? 2 * n_cap : 16;
+        }
+        cs[n++] = c;
     }
     closedir(d);
     if (n > 1)

@@ -213,6 +213,14 @@ TT_API tt_status tt_table_load(const char *path, tt_table **out);
 TT_API tt_status tt_table_load_memory(const void *data, size_t size, tt_table **out);
 TT_API tt_status tt_table_save(const tt_table *table, const char *path);
 
+/* Per-device choice among the *.ttt tables in dir that fit want's model shape and placement:
+ * exact device-name match > same score precision > generic (device_name ""). Writes the chosen
+ * path and a one-line reason; ties go to the newer table, then more samples. dev may be NULL (no
+ * exact match possible); a damaged candidate is passed over. TT_ERR_NO_TABLE when nothing fits. */
+TT_API tt_status tt_table_select(const char *dir, const tt_device_info *dev,
+                                 const tt_table_meta *want, char *path_out, size_t cap,
+                                 char *reason, size_t reason_cap);
+
 /* Imports the reference code's text files: lines "L<layer>_H<head>:<n> <value> <samples> [<k>]".
  * th_path holds θ; sdc_path (may be NULL) holds D̂ at the same keys. A line's optional k sets that
  * layer's k; layers without one get default_k. meta gives the shape and placement. */

@@ -546,6 +546,7 @@ START_TEST(test_import_sdc_mismatch)
     write_text(in_dir("th.txt"), "L0_H0:10 1 3 8\nL0_H0:20 2 3\n");
     ck_assert_int_eq(tt_table_import_ref(in_dir("th.txt"), in_dir("sdc.txt"), &m, 8, &t),
                      TT_ERR_FORMAT);
+    ck_assert_ptr_nonnull(strstr(tt_last_error(NULL), "sdc.txt:1:"));
     ck_assert_ptr_null(t);
     ck_assert_int_eq(tt_table_import_ref(in_dir("none.txt"), NULL, &m, 8, &t), TT_ERR_IO);
     ck_assert_int_eq(tt_table_import_ref(in_dir("th.txt"), in_dir("none.txt"), &m, 8, &t),
