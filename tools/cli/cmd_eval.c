@@ -9,10 +9,6 @@
 #include <string.h>
 #include <time.h>
 
-int cli_model_params(int argc, char **argv, int n_layers, tt_attn_params *params,
-                     tt_table **table);
-int cli_model_runner(int argc, char **argv, const tm_model *m, int collect_stats, int max_chunk,
-                     tt_context **ctx, tm_runner **runner);
 
 /* Index of s in the NULL-terminated names, or -1 with a message naming the option. */
 static int pick(const char *opt, const char *s, const char *const *names)

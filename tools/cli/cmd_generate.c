@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Shared with `eval`; defined in cmd_eval.c. */
-int cli_model_params(int argc, char **argv, int n_layers, tt_attn_params *params,
-                     tt_table **table);
-int cli_model_runner(int argc, char **argv, const tm_model *m, int collect_stats, int max_chunk,
-                     tt_context **ctx, tm_runner **runner);
 
 /* xorshift64*: a fixed, portable generator so a seed reproduces the same ids everywhere. */
 static double uniform01(uint64_t *s)

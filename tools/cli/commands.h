@@ -30,4 +30,15 @@ tt_context *cli_context(int argc, char **argv);
 /* Prints "error: <what>: <status name>: <message>" to stderr; returns 1 for use as an exit code. */
 int cli_error(const char *what, int status, const tt_context *ctx);
 
+/* Shared by the model subcommands (defined in cmd_eval.c). --mode --k --placement --sdc --lambda
+ * --vmc --post --table → one tt_attn_params per layer (0 on success, the caller destroys *table;
+ * else an exit code after a message). --backend --kv --device → a runner and, for the device
+ * backend, a context. */
+struct tm_model;
+struct tm_runner;
+int cli_model_params(int argc, char **argv, int n_layers, tt_attn_params *params,
+                     tt_table **table);
+int cli_model_runner(int argc, char **argv, const struct tm_model *m, int collect_stats,
+                     int max_chunk, tt_context **ctx, struct tm_runner **runner);
+
 #endif

@@ -197,7 +197,7 @@ void tm_eval_result_free(tm_eval_result *res)
     }
 }
 
-/* Runs one whole sequence from position 0 in chunks of `chunk` tokens, keeping every row's logits. */
+/* Runs tokens[0..n) from position 0 in chunks of `chunk` tokens, keeping every row's logits. */
 static tt_status run_sequence(tm_runner *r, const int *toks, int n, int chunk, float *logits)
 {
     int V = tm_runner_model(r)->cfg.vocab_size;
@@ -248,10 +248,10 @@ tt_status tm_eval(tm_runner *r, const tm_tokens *toks, const tm_eval_config *cfg
     int n_seqs = cfg->max_seqs > 0 && cfg->max_seqs < toks->n_seqs ? cfg->max_seqs : toks->n_seqs;
     int max_len = 0;
     for (int s = 0; s < n_seqs; s++) {
-        if (toks->len[s] < 2 || toks->len[s] > rc->max_seq)
+        if (toks->len[s] < 2 || toks->len[s] - 1 > rc->max_seq)
             return fail(msg, msg_size, TT_ERR_BAD_SHAPE,
                         "eval: sequence %d has %d tokens; need 2..%d", s + 1, toks->len[s],
-                        rc->max_seq);
+                        rc->max_seq + 1);
         for (int i = 0; i < toks->len[s]; i++)
             if (toks->seq[s][i] < 0 || toks->seq[s][i] >= V)
                 return fail(msg, msg_size, TT_ERR_FORMAT,
@@ -276,15 +276,17 @@ tt_status tm_eval(tm_runner *r, const tm_tokens *toks, const tm_eval_config *cfg
     for (int s = 0; s < n_seqs && st == TT_SUCCESS; s++) {
         const int *tk = toks->seq[s];
         int n = toks->len[s];
+        /* The last token is only a target, never an input: n - 1 rows, as in REFERENCE.md, so
+         * the statistics cover exactly the attention rows behind the predictions. */
         if (!sparse_is_dense) {
             tm_runner_set_params(r, NULL);
-            if ((st = run_sequence(r, tk, n, chunk, ld)) != TT_SUCCESS)
+            if ((st = run_sequence(r, tk, n - 1, chunk, ld)) != TT_SUCCESS)
                 break;
         }
         /* Statistics count the evaluated run only. */
         tm_runner_set_params(r, cfg->params);
         tm_runner_stats_reset(r);
-        if ((st = run_sequence(r, tk, n, chunk, ls)) != TT_SUCCESS)
+        if ((st = run_sequence(r, tk, n - 1, chunk, ls)) != TT_SUCCESS)
             break;
         for (int l = 0; l < L; l++) {
             const tm_layer_stats *a = tm_runner_stats(r, l);
