@@ -4,6 +4,7 @@
  * so the caller's queue may be in-order or out-of-order. Scratch buffers live for one call. */
 #include "internal.h"
 #include "attention_plan.h"
+#include "decode.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,12 @@ tt_status tt_attention_enqueue(tt_context *ctx, cl_command_queue queue, const tt
                                       wait_list, &plan);
     if (st != TT_SUCCESS)
         return st;
+    if (tt__decode_eligible(ctx, s, plan.wg) && s->n_heads <= TT_MAX_HEADS_DECODE) {
+        st = tt__decode_enqueue(ctx, queue, s, p, &plan, q, k, v, o, vsum, stats, num_wait,
+                                wait_list, event);
+        clReleaseProgram(plan.program);
+        return st;
+    }
 
     cl_kernel kv = NULL, ks = NULL, ksel = NULL, ka = NULL, km = NULL;
     cl_mem lay = NULL, scores = NULL, part_m = NULL, part_z = NULL, rowinfo = NULL;

@@ -12,6 +12,8 @@
 #include "attend.cl.h"
 #include "merge.cl.h"
 #include "vmean.cl.h"
+#include "decode.cl.h"
+#include "decode_merge.cl.h"
 
 typedef struct {
     const char *name; /* file name */
@@ -27,6 +29,9 @@ static const embedded table[] = {
     {"attend.cl", "attention/attend.cl", tt_kernel_attend_cl, sizeof tt_kernel_attend_cl - 1},
     {"merge.cl", "attention/merge.cl", tt_kernel_merge_cl, sizeof tt_kernel_merge_cl - 1},
     {"vmean.cl", "attention/vmean.cl", tt_kernel_vmean_cl, sizeof tt_kernel_vmean_cl - 1},
+    {"decode.cl", "decode/decode.cl", tt_kernel_decode_cl, sizeof tt_kernel_decode_cl - 1},
+    {"decode_merge.cl", "decode/decode_merge.cl", tt_kernel_decode_merge_cl,
+     sizeof tt_kernel_decode_merge_cl - 1},
 };
 
 static tt_status read_file(const tt_context *ctx, const char *path, char **text, size_t *len)

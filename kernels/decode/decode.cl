@@ -1,0 +1,304 @@
+/* decode.cl — split-KV (flash-decoding) attention for one query row per head. A work-group takes
+ * a chunk of CH keys of one KV head for all GROUP query heads: it loads each K row once (vector
+ * loads), keeps the chunk's scores in local memory, decides per head which are kept, compacts the
+ * union of kept keys into an index list and loads only those V rows, once for the group.
+ * tt_dec_chunk does it in one pass when the cut needs no row-wide value (dense, pre-softmax θ);
+ * otherwise it stores the scores and tt_dec_pv continues after the row max/sum are known.
+ * Extra compile-time parameters: CH (keys per chunk, a multiple of WG), VEC (1, 2, 4 or 8). */
+#define CAT_(a, b) a##b
+#define CAT(a, b) CAT_(a, b)
+#if VEC == 1
+#define floatv float
+#define VLOAD_KV(p) LOAD_KV(p, 0)
+#define VLOAD_F(p) ((p)[0])
+#define HSUM(a) (a)
+#else
+#define floatv CAT(float, VEC)
+#if KV_F16
+#define VLOAD_KV(p) CAT(vload_half, VEC)(0, p)
+#else
+#define VLOAD_KV(p) CAT(vload, VEC)(0, p)
+#endif
+#define VLOAD_F(p) CAT(vload, VEC)(0, p)
+#if VEC == 2
+#define HSUM(a) ((a).s0 + (a).s1)
+#elif VEC == 4
+#define HSUM(a) (((a).s0 + (a).s1) + ((a).s2 + (a).s3))
+#else
+#define HSUM(a) ((((a).s0 + (a).s1) + ((a).s2 + (a).s3)) + (((a).s4 + (a).s5) + ((a).s6 + (a).s7)))
+#endif
+#endif
+#define KPT (CH / WG)      /* consecutive keys per thread in the keep/compact step */
+#define TPR (D / VEC)      /* threads per V row */
+#define LANES (WG / TPR)   /* V rows processed side by side */
+
+/* Per-chunk outputs, indexed by (b, h) row and chunk c. */
+#define PIDX(row, c) ((size_t)(row) * n_chunks + (c))
+
+/* Scores of the chunk's keys for every head of the group into s[hh][jj]. */
+inline void dec_scores(__global const KV_T *k, __constant uint *lay, int b, int g, int j0, int nk,
+                       float scale, __local const float (*qloc)[D], __local float (*s)[CH])
+{
+    const int t = get_local_id(0);
+    for (int jj = t; jj < nk; jj += WG) {
+        __global const KV_T *kr = k + ADDR(lay, LAY_K, b, g, j0 + jj);
+        floatv acc[GROUP];
+        for (int hh = 0; hh < GROUP; hh++)
+            acc[hh] = (floatv)(0.0f);
+        for (int d = 0; d < D; d += VEC) {
+            floatv kv = VLOAD_KV(kr + d);
+            for (int hh = 0; hh < GROUP; hh++)
+                acc[hh] = fma(VLOAD_F(&qloc[hh][d]), kv, acc[hh]);
+        }
+        for (int hh = 0; hh < GROUP; hh++)
+            s[hh][jj] = HSUM(acc[hh]) * scale;
+    }
+}
+
+/* Max over the chunk per head (finite scores only); every thread gets the result in mref. */
+inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float (*red)[WG], float *mref)
+{
+    const int t = get_local_id(0);
+    for (int hh = 0; hh < GROUP; hh++) {
+        float m = -INFINITY;
+        for (int jj = t; jj < nk; jj += WG)
+            if (isfinite(s[hh][jj]))
+                m = fmax(m, s[hh][jj]);
+        red[hh][t] = m;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int st = WG / 2; st > 0; st >>= 1) {
+        if (t < st)
+            for (int hh = 0; hh < GROUP; hh++)
+                red[hh][t] = fmax(red[hh][t], red[hh][t + st]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int hh = 0; hh < GROUP; hh++)
+        mref[hh] = red[hh][0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+/* Sums a per-thread value per head over the work-group (fixed order: deterministic). */
+inline void dec_reduce(__local float (*red)[WG], float *val)
+{
+    const int t = get_local_id(0);
+    for (int hh = 0; hh < GROUP; hh++)
+        red[hh][t] = val[hh];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int st = WG / 2; st > 0; st >>= 1) {
+        if (t < st)
+            for (int hh = 0; hh < GROUP; hh++)
+                red[hh][t] += red[hh][t + st];
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    for (int hh = 0; hh < GROUP; hh++)
+        val[hh] = red[hh][0];
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+
+/* Keep decisions, compaction of the union of kept keys, P·V over kept V rows only, and the
+ * chunk's partial outputs. s holds scores on entry and weights exp(s - mref) (0 if not kept)
+ * after. kind: 0 dense, 1 θ, 2 top-k (cut holds θ or τ per head). */
+inline void dec_chunk_pv(__global const KV_T *v, __constant uint *lay, int b, int g, int j0,
+                         int nk, int kind, int placement, const float *mref, const float *zrow,
+                         const float *cut, __local float (*s)[CH], __local float (*red)[WG],
+                         __local int *scan, __local int *idx, __local float *vred,
+                         int n_heads, int n_chunks, int c, __global float *part_acc,
+                         __global float *part_ms, __global float *part_ds,
+                         __global float *part_dm, __global uint *part_kept,
+                         __global uint *part_union)
+{
+    const int t = get_local_id(0);
+    float ds[GROUP], dm[GROUP], cnt[GROUP];
+    for (int hh = 0; hh < GROUP; hh++)
+        ds[hh] = dm[hh] = cnt[hh] = 0.0f;
+    int mine = 0;
+    for (int x = 0; x < KPT; x++) {
+        const int jj = t * KPT + x;
+        int any = 0;
+        for (int hh = 0; hh < GROUP; hh++) {
+            float w = 0.0f;
+            if (jj < nk) {
+                float sc = s[hh][jj];
+                if (isfinite(sc) && mref[hh] != -INFINITY) {
+                    float e = exp(sc - mref[hh]);
+                    if (tt_keep(sc, kind, placement, mref[hh], zrow[hh], cut[hh])) {
+                        w = e;
+                        ds[hh] += e;
+                        cnt[hh] += 1.0f;
+                        any = 1;
+                    } else {
+                        dm[hh] += e;
+                    }
+                }
+                s[hh][jj] = w;
+            }
+        }
+        mine += any;
+        if (jj < nk)
+            idx[jj] = any; /* flag for now; replaced by the slot below */
+    }
+    /* Exclusive scan of per-thread counts gives each thread its first slot. */
+    scan[t] = mine;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int off = 1; off < WG; off <<= 1) {
+        int add = t >= off ? scan[t - off] : 0;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        scan[t] += add;
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    const int total = scan[WG - 1];
+    int slot = scan[t] - mine;
+    int flags[KPT];
+    for (int x = 0; x < KPT; x++) {
+        const int jj = t * KPT + x;
+        flags[x] = jj < nk ? idx[jj] : 0;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int x = 0; x < KPT; x++)
+        if (flags[x])
+            idx[slot++] = t * KPT + x;
+    barrier(CLK_LOCAL_MEM_FENCE);
+
+    /* P·V: thread (lane, part) owns VEC dimensions of every LANES-th kept row. */
+    const int lane = t / TPR, part = t % TPR;
+    floatv acc[GROUP];
+    for (int hh = 0; hh < GROUP; hh++)
+        acc[hh] = (floatv)(0.0f);
+    if (lane < LANES) {
+        for (int x = lane; x < total; x += LANES) {
+            const int jj = idx[x];
+            floatv vv = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + jj) + part * VEC);
+            for (int hh = 0; hh < GROUP; hh++)
+                acc[hh] = fma((floatv)(s[hh][jj]), vv, acc[hh]);
+        }
+    }
+    for (int hh = 0; hh < GROUP; hh++) {
+        const int row = b * n_heads + g * GROUP + hh;
+        if (lane < LANES) {
+#if VEC == 1
+            vred[lane * D + part] = acc[hh];
+#else
+            CAT(vstore, VEC)(acc[hh], 0, vred + lane * D + part * VEC);
+#endif
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int d = t; d < D; d += WG) {
+            float sum = 0.0f;
+            for (int l = 0; l < LANES; l++)
+                sum += vred[l * D + d];
+            part_acc[PIDX(row, c) * D + d] = sum;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+    dec_reduce(red, ds);
+    dec_reduce(red, dm);
+    dec_reduce(red, cnt);
+    if (t == 0) {
+        for (int hh = 0; hh < GROUP; hh++) {
+            const int row = b * n_heads + g * GROUP + hh;
+            part_ms[PIDX(row, c)] = mref[hh];
+            part_ds[PIDX(row, c)] = ds[hh];
+            part_dm[PIDX(row, c)] = dm[hh];
+            part_kept[PIDX(row, c)] = (uint)cnt[hh];
+        }
+        part_union[(size_t)(b * (n_heads / GROUP) + g) * n_chunks + c] = (uint)total;
+    }
+}
+
+/* Pass 1. store != 0: write the chunk's scores and (max, Σ exp) partials and stop (post-softmax,
+ * max-relative, top-k). store == 0: finish the chunk here against its own max (dense, pre). */
+__kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
+                           __global const KV_T *v, __constant uint *lay, int n_heads,
+                           int kv_len, int n_chunks, float scale, int store, int kind,
+                           int placement, __global const float *thetas, __global float *scores,
+                           __global float *part_m, __global float *part_z,
+                           __global float *part_acc, __global float *part_ms,
+                           __global float *part_ds, __global float *part_dm,
+                           __global uint *part_kept, __global uint *part_union)
+{
+    const int t = get_local_id(0), c = get_group_id(0), bg = get_group_id(1);
+    const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
+    const int j0 = c * CH, nk = min(CH, kv_len - j0);
+    __local float qloc[GROUP][D];
+    __local float s[GROUP][CH];
+    __local float red[GROUP][WG];
+    __local int scan[WG];
+    __local int idx[CH];
+    __local float vred[LANES * D];
+    for (int x = t; x < GROUP * D; x += WG)
+        qloc[x / D][x % D] = q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    dec_scores(k, lay, b, g, j0, nk, scale, qloc, s);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    float mref[GROUP], zrow[GROUP], cut[GROUP];
+    dec_chunk_max(s, nk, red, mref);
+    if (store) {
+        float z[GROUP];
+        for (int hh = 0; hh < GROUP; hh++) {
+            const int row = b * n_heads + g * GROUP + hh;
+            z[hh] = 0.0f;
+            for (int jj = t; jj < nk; jj += WG) {
+                float sc = s[hh][jj];
+                scores[(size_t)row * kv_len + j0 + jj] = sc;
+                if (isfinite(sc))
+                    z[hh] += exp(sc - mref[hh]);
+            }
+        }
+        dec_reduce(red, z);
+        if (t == 0)
+            for (int hh = 0; hh < GROUP; hh++) {
+                const int row = b * n_heads + g * GROUP + hh;
+                part_m[PIDX(row, c)] = mref[hh];
+                part_z[PIDX(row, c)] = z[hh];
+            }
+        return;
+    }
+    for (int hh = 0; hh < GROUP; hh++) {
+        zrow[hh] = 1.0f;
+        cut[hh] = kind == 1 ? thetas[g * GROUP + hh] : 0.0f;
+    }
+    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, red, scan, idx, vred,
+                 n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept, part_union);
+}
+
+/* Pass 2 (after tt_dec_chunk with store, and tt_select for top-k): the row max and softmax sum
+ * from all chunks' partials, then the cut and P·V from the stored scores — K is not read again. */
+__kernel void tt_dec_pv(__global const KV_T *v, __constant uint *lay, int n_heads, int kv_len,
+                        int n_chunks, int kind, int placement, __global const float *thetas,
+                        __global const float *rowinfo, __global const float *scores,
+                        __global const float *part_m, __global const float *part_z,
+                        __global float *part_acc, __global float *part_ms,
+                        __global float *part_ds, __global float *part_dm,
+                        __global uint *part_kept, __global uint *part_union)
+{
+    const int t = get_local_id(0), c = get_group_id(0), bg = get_group_id(1);
+    const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
+    const int j0 = c * CH, nk = min(CH, kv_len - j0);
+    __local float s[GROUP][CH];
+    __local float red[GROUP][WG];
+    __local int scan[WG];
+    __local int idx[CH];
+    __local float vred[LANES * D];
+    float mref[GROUP], zrow[GROUP], cut[GROUP];
+    for (int hh = 0; hh < GROUP; hh++) {
+        const int row = b * n_heads + g * GROUP + hh;
+        float m = -INFINITY, z = 0.0f;
+        for (int x = 0; x < n_chunks; x++) { /* every thread merges: cheap, no barrier */
+            float mc = part_m[PIDX(row, x)];
+            if (mc == -INFINITY)
+                continue;
+            float mx = fmax(m, mc);
+            z = (m == -INFINITY ? 0.0f : z * exp(m - mx)) + part_z[PIDX(row, x)] * exp(mc - mx);
+            m = mx;
+        }
+        mref[hh] = m;
+        zrow[hh] = z;
+        cut[hh] = kind == 2 ? rowinfo[(size_t)row * RI_N + RI_TH] : kind == 1 ? thetas[g * GROUP + hh] : 0.0f;
+        for (int jj = t; jj < nk; jj += WG)
+            s[hh][jj] = scores[(size_t)row * kv_len + j0 + jj];
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, red, scan, idx, vred,
+                 n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept, part_union);
+}
