@@ -6,4 +6,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ./ci/setup.sh
 ./ci/build.sh >/dev/null
-./build/tools/cli/toptheta demo "$@"
+model=../shared/models/stories260K/stories260K.bin
+if [ -f "$model" ]; then
+    exec ./build/tools/cli/toptheta demo --model "$model" "$@"
+fi
+exec ./build/tools/cli/toptheta demo "$@"

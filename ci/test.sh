@@ -1,23 +1,93 @@
 #!/bin/bash
 # README command 2 (and what .ci/run calls): installs what is missing, builds, runs every Check
-# suite through `meson test` (device suites on PoCL when no GPU is present), then the full device
-# selftest, and ends with one summary line.
+# suite (device suites on PoCL when no GPU is present) and the device selftest, then the
+# reliability phases: the suites under ASan+UBSan and under valgrind (small sizes), and each
+# libFuzzer harness for a bounded time. Prints a line per phase, then one summary line.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ./ci/setup.sh
 ./ci/build.sh
 export POCL_CACHE_DIR="$PWD/build/pocl-cache"
+# Seconds per fuzzer (3 fuzzers); TT_CI_QUICK=1 skips the sanitizer, valgrind and fuzz phases.
+FUZZ_SECONDS=${TT_FUZZ_SECONDS:-60}
+# Valgrind runs these suites only: the device-heavy rest (kernels, model, cache, calib) costs
+# 10-50x under memcheck and is covered by the ASan phase at the same small sizes.
+VALGRIND_SUITES=${TT_VALGRIND_SUITES:-"status fp16 table table-file reference device api badinput faults concurrency nonfinite"}
 status=0
-meson test -C build --print-errorlogs --num-processes 1 || status=1
-echo "== toptheta selftest on the default device =="
-./build/tools/cli/toptheta selftest | tail -n 30 || status=1
-python3 - build/meson-logs/testlog.json <<'PY' || status=1
-import json, sys
+summary=()
+t0=$SECONDS
+
+# Results of one meson test log as "passed failed skipped" (a missing log counts as a failure).
+count() {
+    python3 - "$1" <<'PY'
+import json, os, sys
+if not os.path.exists(sys.argv[1]):
+    print(0, 1, 0)
+    sys.exit(0)
 res = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
 ok = sum(r["result"] == "OK" for r in res)
 skip = sum(r["result"] == "SKIP" for r in res)
-bad = len(res) - ok - skip
-print(f"tests: {ok} passed, {bad} failed, {skip} skipped")
-sys.exit(1 if bad else 0)
+print(ok, len(res) - ok - skip, skip)
 PY
+}
+
+# Runs a phase's meson tests, records "name: counts (time)" and adds its counts to the totals.
+total_ok=0 total_bad=0 total_skip=0
+record() { # name log start
+    read -r ok bad skip < <(count "$2")
+    total_ok=$((total_ok + ok)) total_bad=$((total_bad + bad)) total_skip=$((total_skip + skip))
+    summary+=("$1: $ok passed, $bad failed, $skip skipped ($(( (SECONDS - $3) / 60 ))m$(( (SECONDS - $3) % 60 ))s)")
+}
+
+echo "== 1/4 test suites =="
+t=$SECONDS
+meson test -C build --print-errorlogs --num-processes 1 || status=1
+record "suites" build/meson-logs/testlog.json "$t"
+echo "== toptheta selftest on the default device =="
+if ./build/tools/cli/toptheta selftest | tail -n 30; then total_ok=$((total_ok + 1)); else
+    status=1 total_bad=$((total_bad + 1)); fi
+
+if [ "${TT_CI_QUICK:-0}" != 1 ]; then
+    echo "== 2/4 ASan + UBSan (TT_TEST_LEVEL=small) =="
+    t=$SECONDS
+    [ -f build-asan/build.ninja ] ||
+        meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
+    ninja -C build-asan >/dev/null
+    meson test -C build-asan --setup sanitize --print-errorlogs --num-processes 1 || status=1
+    record "asan+ubsan" build-asan/meson-logs/testlog-sanitize.json "$t"
+
+    echo "== 3/4 valgrind memcheck (TT_TEST_LEVEL=small): $VALGRIND_SUITES =="
+    t=$SECONDS
+    # shellcheck disable=SC2086 # the suite list is split on purpose
+    meson test -C build --setup valgrind --no-rebuild --print-errorlogs --num-processes 1 \
+        $VALGRIND_SUITES || status=1
+    record "valgrind" build/meson-logs/testlog-valgrind.json "$t"
+
+    echo "== 4/4 libFuzzer, ${FUZZ_SECONDS}s per harness =="
+    t=$SECONDS
+    [ -f build-fuzz/build.ninja ] || CC=clang CXX=clang++ meson setup build-fuzz >/dev/null
+    ninja -C build-fuzz fuzz/fuzz-table fuzz/fuzz-model fuzz/fuzz-thtxt >/dev/null
+    fuzz_line="" crashes=0
+    for f in table model thtxt; do
+        work=$(mktemp -d) # new inputs stay out of the repository's seed corpus
+        log="build-fuzz/fuzz-$f.log"
+        if ./build-fuzz/fuzz/fuzz-$f -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+            -artifact_prefix="build-fuzz/fuzz-$f-" "$work" "fuzz/corpus/$f" >"$log" 2>&1; then
+            total_ok=$((total_ok + 1))
+        else
+            status=1 crashes=$((crashes + 1)) total_bad=$((total_bad + 1))
+            grep -A30 -E "ERROR|SUMMARY|deadly" "$log" | head -60 || true
+        fi
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log")
+        echo "fuzz-$f: ${execs:-0} execs$(grep -q 'Test unit written' "$log" && echo ', CRASH (see '"$log"')')"
+        fuzz_line+="fuzz-$f ${execs:-0} execs, "
+        rm -rf "$work"
+    done
+    summary+=("fuzz: ${fuzz_line}$crashes crashes ($(( (SECONDS - t) / 60 ))m$(( (SECONDS - t) % 60 ))s)")
+fi
+
+printf '%s\n' "${summary[@]}"
+echo "total time $(( (SECONDS - t0) / 60 ))m$(( (SECONDS - t0) % 60 ))s"
+echo "tests: $total_ok passed, $total_bad failed, $total_skip skipped"
+[ "$total_bad" = 0 ] || status=1
 exit $status

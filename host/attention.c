@@ -5,6 +5,7 @@
 #include "internal.h"
 #include "attention_plan.h"
 #include "decode.h"
+#include "prefill.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,12 @@ tt_status tt_attention_enqueue(tt_context *ctx, cl_command_queue queue, const tt
     if (tt__decode_eligible(ctx, s, plan.wg) && s->n_heads <= TT_MAX_HEADS_DECODE) {
         st = tt__decode_enqueue(ctx, queue, s, p, &plan, q, k, v, o, vsum, stats, num_wait,
                                 wait_list, event);
+        clReleaseProgram(plan.program);
+        return st;
+    }
+    if (tt__prefill_eligible(ctx, s, p)) {
+        st = tt__prefill_enqueue(ctx, queue, s, p, &plan, q, k, v, o, vsum, stats, num_wait,
+                                 wait_list, event);
         clReleaseProgram(plan.program);
         return st;
     }

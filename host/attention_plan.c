@@ -3,6 +3,7 @@
  * non-overlapping strides, the launch fits the device (work-group size, local memory), the
  * program for (D, GROUP, WG, KV type) is built, and the keys are split into chunks. */
 #include "attention_plan.h"
+#include "tune_db.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -134,10 +135,14 @@ tt_status tt__plan_attention(tt_context *ctx, cl_command_queue queue, const tt_a
     TT_RETURN_IF(ctx, plan->group > TT_MAX_GROUP, TT_ERR_UNSUPPORTED,
                  "attention: %d query heads per KV head; at most %d are supported", plan->group,
                  TT_MAX_GROUP);
-    /* Work-group size: a power of two within the device limit (tuning database comes later). */
-    int wg = env_int("TT_WG", 64);
-    while (wg > 1 && (size_t)wg > ctx->info.max_work_group_size)
-        wg /= 2;
+    /* Work-group size and decode chunk from the per-device database (tune_db.c), TT_WG on top as
+     * a developer override; a power of two is clamped to the device's limits. */
+    tt__tune_params tuned;
+    if ((st = tt__tune_context(ctx, &tuned)))
+        return st;
+    int wg = env_int("TT_WG", tuned.wg);
+    if (wg >= 1 && (wg & (wg - 1)) == 0)
+        wg = tt__tune_clamp_wg(&ctx->info, wg, d, plan->group);
     TT_RETURN_IF(ctx, wg < 1 || (wg & (wg - 1)) != 0, TT_INVALID_WORK_GROUP_SIZE,
                  "attention: work-group size %d is not a power of two", wg);
     size_t local = tt__attention_local_bytes(d, plan->group, wg);
@@ -162,6 +167,14 @@ tt_status tt__plan_attention(tt_context *ctx, cl_command_queue queue, const tt_a
         nc = 1;
     size_t per = ((size_t)s->kv_len + nc - 1) / nc;
     per = (per + wg - 1) / wg * wg;
+    if (s->q_len == 1 && tuned.chunk > 0) { /* tuned decode chunk: a multiple of WG */
+        const size_t max_per = ((size_t)s->kv_len + wg - 1) / wg * wg;
+        per = ((size_t)tuned.chunk + wg - 1) / wg * wg;
+        while (per < max_per && rows * ((s->kv_len + per - 1) / per) * (size_t)(d + 4) * 4 >
+                                    TT_SCRATCH_BUDGET)
+            per *= 2;
+        per = per < max_per ? per : max_per;
+    }
     plan->chunk_len = (int)per;
     plan->n_chunks = (int)(((size_t)s->kv_len + per - 1) / per);
     plan->store_scores = s->q_len == 1;

@@ -38,6 +38,7 @@ void tt__clear_error(const tt_context *ctx);
 typedef struct tt__program {
     char *key; /* source names + options */
     cl_program program;
+    unsigned char cache_key[32]; /* on-disk cache key (program_cache.c), for export */
 } tt__program;
 
 struct tt_context {
@@ -50,6 +51,10 @@ struct tt_context {
     tt__program programs[TT_MAX_PROGRAMS];
     int n_programs;
     char message[16384]; /* last error, build logs included */
+    int cache_off;            /* tt_context_set_cache(ctx, 0): no on-disk program cache */
+    char binaries_dir[4096];  /* tt_context_load_binaries: read-only prebuilt entries, "" = none */
+    int tune_state;           /* tune_db.c: 0 not looked up yet, 1 looked up, 2 forced */
+    int tune_wg, tune_chunk;  /* the context's launch parameters; guarded by lock */
 };
 
 /* Embedded kernel source by file name ("common.cl"), or read from $TT_KERNEL_DIR/<sub path>. The

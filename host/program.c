@@ -1,7 +1,9 @@
 /* program.c — builds kernel programs from [common.cl, sources...] with -D options, keeps them per
- * context keyed by (sources, options), and returns the build log in the context's last-error
- * message when a build fails. */
+ * context keyed by (sources, options), goes through the on-disk binary cache and prebuilt
+ * binaries (program_cache.c) before compiling, and returns the build log in the context's
+ * last-error message when a build fails. */
 #include "internal.h"
+#include "program_cache.h"
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,7 +11,7 @@
 #define TT_MAX_SOURCES 8
 
 static tt_status build(tt_context *ctx, const char *const *names, int n_names, const char *opts,
-                       cl_program *out)
+                       cl_program *out, unsigned char cache_key[32])
 {
     char *texts[TT_MAX_SOURCES + 1] = {0};
     size_t lens[TT_MAX_SOURCES + 1] = {0};
@@ -23,6 +25,24 @@ static tt_status build(tt_context *ctx, const char *const *names, int n_names, c
             n++;
     }
     cl_program prog = NULL;
+    char why[4400] = "";
+    if (st == TT_SUCCESS) {
+        /* A cached or prebuilt binary skips the compiler; the key covers every input of it. */
+        tt__pcache_key((const char *const *)texts, lens, n, opts, ctx->info.name,
+                       ctx->info.driver_version, ctx->info.platform_version, cache_key);
+        prog = tt__pcache_load(ctx, cache_key, opts, why, sizeof why);
+        if (prog) {
+            for (int i = 0; i < n; i++)
+                free(texts[i]);
+            *out = prog;
+            return TT_SUCCESS;
+        }
+        if (!tt__pcache_device_compiles(ctx))
+            st = tt__fail(ctx, TT_ERR_KERNEL_SOURCE,
+                          "the device has no OpenCL C compiler and no usable prebuilt binary was "
+                          "found for options \"%s\" (%s); see tt_context_load_binaries",
+                          opts, why[0] ? why : "no prebuilt directory set");
+    }
     if (st == TT_SUCCESS) {
         cl_int err;
         prog = clCreateProgramWithSource(ctx->context, (cl_uint)n, (const char **)texts, lens,
@@ -49,6 +69,7 @@ static tt_status build(tt_context *ctx, const char *const *names, int n_names, c
         clReleaseProgram(prog);
         return st;
     }
+    tt__pcache_store(ctx, cache_key, prog);
     *out = prog;
     return TT_SUCCESS;
 }
@@ -80,7 +101,8 @@ tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sou
 
     /* Build outside the lock: builds are slow and other threads may use other programs. */
     cl_program prog = NULL;
-    tt_status st = build(ctx, sources, n_sources, opts, &prog);
+    unsigned char cache_key[32] = {0};
+    tt_status st = build(ctx, sources, n_sources, opts, &prog, cache_key);
     if (st != TT_SUCCESS)
         return st;
     char *kcopy = strdup(key);
@@ -111,6 +133,7 @@ tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sou
     }
     ctx->programs[ctx->n_programs].key = kcopy;
     ctx->programs[ctx->n_programs].program = prog;
+    memcpy(ctx->programs[ctx->n_programs].cache_key, cache_key, 32);
     ctx->n_programs++;
     *out = prog;
     clRetainProgram(prog); /* the caller's reference: eviction cannot pull it away */

@@ -47,10 +47,14 @@ const char *tt_status_name(int status)
 
 tt_status tt__fail(const tt_context *ctx, tt_status st, const char *fmt, ...)
 {
+    /* Formatted into a scratch buffer first: callers often pass tt_last_error(NULL) itself as an
+     * argument ("attention: %s"), and vsnprintf into its own source is undefined behaviour. */
+    static _Thread_local char scratch[sizeof tt_thread_message];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(tt_thread_message, sizeof tt_thread_message, fmt, ap);
+    vsnprintf(scratch, sizeof scratch, fmt, ap);
     va_end(ap);
+    memcpy(tt_thread_message, scratch, strlen(scratch) + 1);
     if (ctx) {
         /* The message buffer is shared by threads using one context; the lock keeps it whole. */
         tt_context *c = (tt_context *)ctx;

@@ -25,6 +25,12 @@ tt_status tt__table_read_header(const void *data, size_t size, tt_table_meta *me
 
 /* tt_table_select is declared in toptheta.h. */
 
+/* tt_table_import_ref on texts held in memory (th, and sdc unless it is NULL), for the fuzzer:
+ * the same parser and statuses, with "th.txt" / "sdc.txt" as the names in messages. */
+tt_status tt__table_import_ref_memory(const void *th, size_t th_size, const void *sdc,
+                                      size_t sdc_size, const tt_table_meta *meta, int default_k,
+                                      tt_table **out);
+
 /* Test-only fault injection for tt_table_save: the next saves fail on purpose at fail_at
  * (1: the write, after part of the data reached the temp file; 2: fsync; 3: rename), 0 turns it
  * off. It is process-wide and not synchronised: call it from single-threaded tests only. */

@@ -112,10 +112,27 @@ static int rec_cmp(const void *pa, const void *pb)
     return c ? c : a->line < b->line ? -1 : a->line > b->line;
 }
 
-/* Reads a whole file into out, sorted by (layer, head, n), rejecting duplicate keys. */
-static tt_status read_file(const char *path, const tt_table_meta *m, recs *out)
+/* Where a text comes from: a file (path) or, for the fuzzer, a buffer (data, size) named path in
+ * messages. Both are read through one stdio stream so they share every line of the parser. */
+typedef struct text_src {
+    const char *path;
+    const void *data;
+    size_t size;
+} text_src;
+
+static FILE *open_src(const text_src *src)
 {
-    FILE *f = fopen(path, "r");
+    if (!src->data)
+        return fopen(src->path, "r");
+    /* fmemopen refuses a zero-size buffer on some libcs; an empty text reads like /dev/null. */
+    return src->size ? fmemopen((void *)src->data, src->size, "r") : fopen("/dev/null", "r");
+}
+
+/* Reads a whole text into out, sorted by (layer, head, n), rejecting duplicate keys. */
+static tt_status read_file(const text_src *src, const tt_table_meta *m, recs *out)
+{
+    const char *path = src->path;
+    FILE *f = open_src(src);
     TT_RETURN_IF(NULL, !f, TT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t bcap = 0;
@@ -256,11 +273,11 @@ static tt_status same_keys(const char *th_path, const recs *th, const char *sdc_
     return TT_SUCCESS;
 }
 
-tt_status tt_table_import_ref(const char *th_path, const char *sdc_path,
-                              const tt_table_meta *meta, int default_k, tt_table **out)
+/* The import proper, from two text sources (sdc->path NULL: no D-hat file). */
+static tt_status import(const text_src *th_src, const text_src *sdc_src, const tt_table_meta *meta,
+                        int default_k, tt_table **out)
 {
-    TT_RETURN_IF(NULL, !th_path || !meta || !out, TT_ERR_NULL_ARGUMENT,
-                 "tt_table_import_ref: NULL argument");
+    const char *th_path = th_src->path, *sdc_path = sdc_src->path;
     *out = NULL;
     TT_RETURN_IF(NULL, default_k < 0 || default_k > TT_TABLE_FILE_MAX_N, TT_ERR_BAD_K,
                  "tt_table_import_ref: default k %d outside 0..%d", default_k, TT_TABLE_FILE_MAX_N);
@@ -269,8 +286,8 @@ tt_status tt_table_import_ref(const char *th_path, const char *sdc_path,
     if (st != TT_SUCCESS)
         return st;
     recs th = {0}, sdc = {0};
-    st = read_file(th_path, meta, &th);
-    if (st == TT_SUCCESS && sdc_path && (st = read_file(sdc_path, meta, &sdc)) == TT_SUCCESS)
+    st = read_file(th_src, meta, &th);
+    if (st == TT_SUCCESS && sdc_path && (st = read_file(sdc_src, meta, &sdc)) == TT_SUCCESS)
         st = same_keys(th_path, &th, sdc_path, &sdc);
     if (st == TT_SUCCESS)
         st = build(t, th_path, &th, sdc_path, sdc_path ? &sdc : NULL, default_k);
@@ -282,4 +299,25 @@ tt_status tt_table_import_ref(const char *th_path, const char *sdc_path,
     }
     *out = t;
     return TT_SUCCESS;
+}
+
+tt_status tt_table_import_ref(const char *th_path, const char *sdc_path,
+                              const tt_table_meta *meta, int default_k, tt_table **out)
+{
+    TT_RETURN_IF(NULL, !th_path || !meta || !out, TT_ERR_NULL_ARGUMENT,
+                 "tt_table_import_ref: NULL argument");
+    const text_src th = {th_path, NULL, 0}, sdc = {sdc_path, NULL, 0};
+    return import(&th, &sdc, meta, default_k, out);
+}
+
+tt_status tt__table_import_ref_memory(const void *th, size_t th_size, const void *sdc,
+                                      size_t sdc_size, const tt_table_meta *meta, int default_k,
+                                      tt_table **out)
+{
+    TT_RETURN_IF(NULL, (!th && th_size) || (!sdc && sdc_size) || !meta || !out,
+                 TT_ERR_NULL_ARGUMENT, "tt__table_import_ref_memory: NULL argument");
+    /* A non-NULL data pointer marks a memory source, even for an empty text. */
+    const text_src ts = {"th.txt", th ? th : "", th_size};
+    const text_src ss = {sdc ? "sdc.txt" : NULL, sdc ? sdc : "", sdc_size};
+    return import(&ts, &ss, meta, default_k, out);
 }

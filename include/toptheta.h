@@ -165,6 +165,26 @@ TT_API tt_status tt_context_cl(const tt_context *ctx, cl_context *context, cl_de
  * Programs already built are dropped so the next call rebuilds with the new options. */
 TT_API tt_status tt_context_set_build_options(tt_context *ctx, const char *options);
 
+/* On-disk program binary cache, on by default: built programs are kept in $TOPTHETA_CACHE_DIR,
+ * else $XDG_CACHE_HOME/toptheta, else ~/.cache/toptheta, under a SHA-256 of their sources, build
+ * options, device name, driver and platform versions. Damaged or foreign entries are never loaded:
+ * the program is rebuilt and the entry rewritten; a cache that cannot be written never fails a
+ * call. TOPTHETA_CACHE=0 turns it off for the process; this call turns it off (0) or back on for
+ * one context. */
+TT_API tt_status tt_context_set_cache(tt_context *ctx, int enabled);
+
+/* Prebuilt binaries for ahead-of-time targets (FPGA boards and other devices without a compiler):
+ * programs built after this call are first looked up in dir, read-only, in the cache's entry
+ * format. Where the device has no compiler (CL_DEVICE_COMPILER_AVAILABLE false), a program with
+ * no usable entry fails with TT_ERR_KERNEL_SOURCE instead of being compiled. NULL or "" clears.
+ * Like tt_context_set_build_options, it must not run concurrently with other use of ctx. */
+TT_API tt_status tt_context_load_binaries(tt_context *ctx, const char *dir);
+
+/* Writes every program the context has built so far into dir (created if missing) as entries
+ * for tt_context_load_binaries, e.g. after one run on a machine with the same device, driver and
+ * platform. *count (may be NULL) gets the number written. */
+TT_API tt_status tt_context_export_binaries(tt_context *ctx, const char *dir, int *count);
+
 /* ---- Threshold tables (in memory) -------------------------------------------------------------
  * Per (layer, query head) a curve of θ over row length n, given at increasing sample lengths, with
  * an optional D̂ curve (offline SDC). Lookup: exact at a sample, linear interpolation between

@@ -6,8 +6,14 @@
 #include "toptheta.h"
 #include <check.h>
 
-/* Runs the suite with CK_ENV settings (TAP on stdout under meson); returns the exit code. */
+/* Runs the suite with CK_ENV settings (TAP on stdout under meson); returns the exit code. Then
+ * unloads the OpenCL compiler (tt_test_teardown_cl) so leak checkers see a clean exit. */
 int tt_test_run(Suite *s);
+/* clUnloadPlatformCompiler on the default device's platform: PoCL keeps LLVM state alive until
+ * then, which valgrind and LeakSanitizer would report. Call after every OpenCL object is gone. */
+void tt_test_teardown_cl(void);
+/* 1 when TT_TEST_LEVEL=small (valgrind and sanitizer runs): heavy suites shrink their sizes. */
+int tt_test_small(void);
 /* Prints a TAP skip plan ("1..0 # SKIP why") and returns 0, for suites that cannot run here. */
 int tt_test_skip(const char *why);
 /* 1 if some OpenCL device can be selected (does not keep any OpenCL object). */
@@ -20,5 +26,19 @@ const char *tt_test_shared_file(const char *rel);
 unsigned tt_test_seed(void);
 /* Uniform float in [lo, hi) from a xorshift state. */
 float tt_test_uniform(unsigned *state, float lo, float hi);
+
+/* ---- Files (fault and bad-input suites) ---- */
+/* Creates a fresh directory /tmp/<prefix>-XXXXXX into buf (cap >= 64); fails the test if it
+ * cannot. */
+void tt_test_mkdtemp(char *buf, size_t cap, const char *prefix);
+/* Removes dir and the files directly inside it (the suites create no subdirectories). */
+void tt_test_rmdir(const char *dir);
+/* Whole file into a malloc'ed buffer (NULL if it cannot be read); *size gets its length. */
+unsigned char *tt_test_read_file(const char *path, size_t *size);
+/* Writes size bytes to path (replacing it); fails the test if it cannot. */
+void tt_test_write_file(const char *path, const void *data, size_t size);
+/* Number of entries of dir (dot files included, "." and ".." not) whose name contains needle
+ * (NULL: every entry). */
+int tt_test_count_files(const char *dir, const char *needle);
 
 #endif

@@ -222,18 +222,21 @@ static tm_tokens *eval_tokens(void)
     return t;
 }
 
-/* All 64 sequences (about 30 s on PoCL with 2 cores), each prefilled in one call per layer. */
+/* All 64 sequences (about 30 s on PoCL with 2 cores), each prefilled in one call per layer.
+ * TT_TEST_LEVEL=small (valgrind, sanitizers) evaluates one sequence, whose perplexity is only
+ * checked to be plausible: REFERENCE.md gives the 64-sequence number alone. */
 START_TEST(dense_perplexity_matches_reference)
 {
     char msg[512];
+    const int small = tt_test_small();
     tm_tokens *t = eval_tokens();
     tm_runner *r = runner(TM_BACKEND_DEVICE, TT_DTYPE_F32, 0, 1);
-    tm_eval_config ec = {NULL, 0, 0, NULL, NULL};
+    tm_eval_config ec = {NULL, 0, small ? 1 : 0, NULL, NULL};
     tm_eval_result res;
     ck_assert_msg(tm_eval(r, t, &ec, &res, msg, sizeof msg) == TT_SUCCESS, "%s", msg);
     printf("# dense ppl %.6f over %ld tokens\n", res.ppl, res.tokens);
-    ck_assert_int_eq(res.tokens, 64 * 511);
-    ck_assert_msg(fabs(res.ppl / EVAL_PPL - 1) <= 1e-5, "ppl %.7f", res.ppl);
+    ck_assert_int_eq(res.tokens, (small ? 1 : 64) * 511);
+    ck_assert_msg(fabs(res.ppl / EVAL_PPL - 1) <= (small ? 0.5 : 1e-5), "ppl %.7f", res.ppl);
     ck_assert(res.kept_frac == 1.0 && res.vrow_frac == 1.0 && res.top1_agree == 1.0);
     tm_eval_result_free(&res);
     tm_runner_destroy(r);

@@ -252,14 +252,15 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
                 part_m[PIDX(row, c)] = mref[hh];
                 part_z[PIDX(row, c)] = z[hh];
             }
-        return;
+    } else { /* if/else rather than an early return: see the note in prefill.cl */
+        for (int hh = 0; hh < GROUP; hh++) {
+            zrow[hh] = 1.0f;
+            cut[hh] = kind == 1 ? thetas[g * GROUP + hh] : 0.0f;
+        }
+        dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, red, scan, idx,
+                     vred, n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept,
+                     part_union);
     }
-    for (int hh = 0; hh < GROUP; hh++) {
-        zrow[hh] = 1.0f;
-        cut[hh] = kind == 1 ? thetas[g * GROUP + hh] : 0.0f;
-    }
-    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, red, scan, idx, vred,
-                 n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept, part_union);
 }
 
 /* Pass 2 (after tt_dec_chunk with store, and tt_select for top-k): the row max and softmax sum

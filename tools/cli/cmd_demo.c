@@ -172,7 +172,8 @@ out:
 
 int cmd_demo(int argc, char **argv)
 {
-    static const char *const known[] = {"json", "device", "len", "reps", "seed", NULL};
+    static const char *const known[] = {"json",  "device",       "len", "reps", "seed", "model",
+                                        "calib-tokens", "eval-tokens", "k", "seqs", NULL};
     if (!cli_check_options(argc, argv, known, "demo"))
         return 2;
     tt_context *ctx = cli_context(argc, argv);
@@ -203,6 +204,11 @@ int cmd_demo(int argc, char **argv)
     if (!rc)
         rc = workload(ctx, "prefill", pre, len / 40, reps);
     tt_context_destroy(ctx);
+    const char *model = cli_opt(argc, argv, "model");
+    if (!rc && model)
+        rc = demo_model(model, cli_opt(argc, argv, "device"), cli_opt(argc, argv, "calib-tokens"),
+                        cli_opt(argc, argv, "eval-tokens"), (int)cli_opt_long(argc, argv, "k", 32),
+                        (int)cli_opt_long(argc, argv, "seqs", 16));
     if (failed)
         fprintf(stderr, "demo: the selftest failed on this device\n");
     return rc || failed ? 1 : 0;

@@ -180,11 +180,17 @@ static void report(const tm_eval_result *r, int json, int verbose, double secs)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: toptheta eval --model M --tokens T [--table FILE] --mode dense|topk|theta\n"
+            "usage: toptheta eval --model M (--tokens T | --text FILE [--ctx N] [--stride S]\n"
+            "       [--range A:B]) [--table FILE] --mode dense|topk|theta\n"
             "       [--k K] [--placement pre|post|rel] [--sdc none|exact|exp-threshold|offline]\n"
             "       [--lambda L] [--vmc] [--post exact|onepass] [--kv f32|f16] [--chunk N]\n"
             "       [--max-seqs N] [--json] [--verbose] [--device SEL]\n"
-            "       [--backend device|reference]\n");
+            "       [--backend device|reference]\n"
+            "--text (GGUF models): the file tokenised by the model's tokenizer, cut into windows\n"
+            "of --ctx tokens (default: the model's context) starting every --stride tokens\n"
+            "(default: --ctx, disjoint); later windows score only their last stride tokens, so\n"
+            "each token is scored once (strided perplexity). --range A:B takes the part of the\n"
+            "file between byte fractions A and B, cut on a token boundary (0:0.8, 0.8:1).\n");
 }
 
 int cmd_eval(int argc, char **argv)
@@ -192,7 +198,7 @@ int cmd_eval(int argc, char **argv)
     static const char *const known[] = {"model", "tokens", "table", "mode", "k", "placement",
                                         "sdc", "lambda", "vmc", "post", "kv", "chunk",
                                         "max-seqs", "json", "verbose", "device", "backend",
-                                        "help", NULL};
+                                        "text", "ctx", "stride", "range", "help", NULL};
     if (cli_flag(argc, argv, "help")) {
         usage();
         return 0;
@@ -200,7 +206,7 @@ int cmd_eval(int argc, char **argv)
     if (!cli_check_options(argc, argv, known, "eval"))
         return 2;
     const char *mpath = cli_opt(argc, argv, "model"), *tpath = cli_opt(argc, argv, "tokens");
-    if (!mpath || !tpath) {
+    if (!mpath || !tpath == !cli_opt(argc, argv, "text")) { /* exactly one of --tokens, --text */
         usage();
         return 2;
     }
@@ -219,12 +225,17 @@ int cmd_eval(int argc, char **argv)
     tm_runner *r = NULL;
     tt_attn_params *params = NULL;
     int rc = 1;
-    tt_status st = tm_model_load(mpath, &m, msg, sizeof msg);
+    tt_status st = tm_model_open(mpath, &m, msg, sizeof msg); /* llama2.c or GGUF */
     if (st != TT_SUCCESS) {
         fprintf(stderr, "error: model: %s: %s\n", tt_status_name(st), msg);
         goto done;
     }
-    st = tm_tokens_load(tpath, m->cfg.vocab_size, &toks, msg, sizeof msg);
+    if (!tpath) {
+        if ((rc = cli_text_tokens(argc, argv, m, &toks)) != 0)
+            goto done;
+        rc = 1;
+    } else
+        st = tm_tokens_load(tpath, m->cfg.vocab_size, &toks, msg, sizeof msg);
     if (st != TT_SUCCESS) {
         fprintf(stderr, "error: tokens: %s: %s\n", tt_status_name(st), msg);
         goto done;

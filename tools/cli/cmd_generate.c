@@ -44,19 +44,23 @@ static int next_token(const float *lg, int n, double temp, uint64_t *rng)
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: toptheta generate --model M --steps N [--prompt \"ids\"] [--temp T --seed S]\n"
+            "usage: toptheta generate --model M --steps N [--prompt \"ids\" | --prompt-text \"...\"\n"
+            "       | --text FILE [--range A:B] [--ctx N]] [--temp T --seed S]\n"
             "       [--table FILE] [--mode dense|topk|theta] [--k K] [--placement pre|post|rel]\n"
             "       [--sdc none|exact|exp-threshold|offline] [--lambda L] [--vmc]\n"
             "       [--post exact|onepass] [--kv f32|f16] [--json] [--device SEL]\n"
             "       [--backend device|reference]\n"
-            "prints the prompt ids followed by N generated ids (prompt default: BOS = 1)\n");
+            "prints the prompt ids followed by N generated ids (prompt default: BOS = 1); with a\n"
+            "tokenizer (GGUF models) also the decoded prompt and continuation. --text takes the\n"
+            "prompt from a file (--range A:B of it, --ctx N: its last N tokens).\n");
 }
 
 int cmd_generate(int argc, char **argv)
 {
     static const char *const known[] = {"model", "table", "mode", "k", "placement", "sdc",
                                         "lambda", "vmc", "post", "kv", "steps", "temp", "seed",
-                                        "prompt", "json", "device", "backend", "help", NULL};
+                                        "prompt", "json", "device", "backend", "prompt-text",
+                                        "text", "range", "ctx", "help", NULL};
     if (cli_flag(argc, argv, "help")) {
         usage();
         return 0;
@@ -87,13 +91,32 @@ int cmd_generate(int argc, char **argv)
     int *ids = NULL;
     float *lg = NULL;
     int rc = 1;
-    tt_status st = tm_model_load(mpath, &m, msg, sizeof msg);
+    tt_status st = tm_model_open(mpath, &m, msg, sizeof msg); /* llama2.c or GGUF */
     if (st != TT_SUCCESS) {
         fprintf(stderr, "error: model: %s: %s\n", tt_status_name(st), msg);
         goto done;
     }
-    const char *ptext = prompt ? prompt : "1";
-    st = tm_tokens_parse(ptext, strlen(ptext), m->cfg.vocab_size, &pt, msg, sizeof msg);
+    int *tids = NULL, tn = 0; /* a prompt given as text (cli_text.c) */
+    if (prompt && (cli_opt(argc, argv, "prompt-text") || cli_opt(argc, argv, "text"))) {
+        fprintf(stderr, "error: give one of --prompt, --prompt-text, --text\n");
+        rc = 2;
+        goto done;
+    }
+    if ((rc = cli_text_prompt(argc, argv, m, &tids, &tn)) != 0)
+        goto done;
+    rc = 1;
+    char bos[16];
+    snprintf(bos, sizeof bos, "%d", m->bos_id >= 0 ? m->bos_id : 1);
+    const char *ptext = prompt ? prompt : bos;
+    if (tids) { /* reuse the id parser's structure: one sequence */
+        pt = calloc(1, sizeof *pt);
+        if (!pt || !(pt->len = malloc(sizeof(int))) || !(pt->seq = malloc(sizeof(int *)))) {
+            free(tids);
+            goto done;
+        }
+        pt->n_seqs = 1, pt->len[0] = tn, pt->seq[0] = tids;
+    } else
+        st = tm_tokens_parse(ptext, strlen(ptext), m->cfg.vocab_size, &pt, msg, sizeof msg);
     if (st == TT_SUCCESS && pt->n_seqs != 1) {
         st = TT_ERR_FORMAT;
         snprintf(msg, sizeof msg, "the prompt must be a single line of ids");
@@ -139,7 +162,20 @@ int cmd_generate(int argc, char **argv)
         printf("{\"prompt_len\":%d,\"steps\":%ld,\"tokens\":[", plen, steps);
     for (int i = 0; i < n; i++)
         printf("%d%s", ids[i], i + 1 < n ? (json ? "," : " ") : "");
-    printf(json ? "]}\n" : "\n");
+    char *dp = cli_decode(m, ids, plen), *dg = cli_decode(m, ids + plen, n - plen);
+    if (json && dp && dg) {
+        printf("],\"prompt_text\":");
+        cli_json_string(dp);
+        printf(",\"text\":");
+        cli_json_string(dg);
+        printf("}\n");
+    } else {
+        printf(json ? "]}\n" : "\n");
+        if (dp && dg) /* the continuation starts right where the prompt ends */
+            printf("--- prompt ---\n%s\n--- continuation ---\n%s\n", dp, dg);
+    }
+    free(dp);
+    free(dg);
     rc = 0;
 done:
     free(lg);

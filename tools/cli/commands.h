@@ -41,4 +41,23 @@ int cli_model_params(int argc, char **argv, int n_layers, tt_attn_params *params
 int cli_model_runner(int argc, char **argv, const struct tm_model *m, int collect_stats,
                      int max_chunk, tt_context **ctx, struct tm_runner **runner);
 
+/* Text mode (cli_text.c). Each returns 0 on success, else an exit code after a message.
+ * --range A:B → byte fractions (default 0:1). */
+struct tm_tokens;
+int cli_parse_range(const char *s, double *from, double *to);
+/* --text FILE --ctx N --stride S --range A:B → strided windows of the model's tokens; *out stays
+ * NULL (and 0 is returned) when --text is absent. */
+int cli_text_tokens(int argc, char **argv, const struct tm_model *m, struct tm_tokens **out);
+/* --prompt-text "..." or --text FILE (--range, --ctx N: its last N tokens) → prompt ids with BOS
+ * when the model wants one; *ids NULL when neither option is given. */
+int cli_text_prompt(int argc, char **argv, const struct tm_model *m, int **ids, int *n);
+/* Decoded text of ids (control tokens left out), malloc'ed; NULL without a tokenizer. */
+char *cli_decode(const struct tm_model *m, const int *ids, int n);
+/* Prints s as a JSON string literal. */
+void cli_json_string(const char *s);
+
+/* The real-model part of `toptheta demo --model M` (demo_model.c). */
+int demo_model(const char *model, const char *device, const char *calib_tokens,
+               const char *eval_tokens, int k, int seqs);
+
 #endif

@@ -32,6 +32,7 @@ void tm_tokens_free(tm_tokens *t)
         free(t->seq[0]); /* every sequence points into one id array */
     free(t->seq);
     free(t->len);
+    free(t->first_target);
     free(t);
 }
 
@@ -293,7 +294,8 @@ tt_status tm_eval(tm_runner *r, const tm_tokens *toks, const tm_eval_config *cfg
             tm_layer_stats *b = &res->layers[l].stats;
             b->kept += a->kept, b->vrows += a->vrows, b->len_sum += a->len_sum, b->rows += a->rows;
         }
-        for (int p = 0; p + 1 < n; p++) {
+        int p_first = toks->first_target ? toks->first_target[s] - 1 : 0; /* context only */
+        for (int p = p_first < 0 ? 0 : p_first; p + 1 < n; p++) {
             const float *rd = ld + (size_t)p * V, *rs = ls + (size_t)p * V;
             log_softmax(rs, ps, V);
             nll -= ps[tk[p + 1]];

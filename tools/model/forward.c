@@ -1,8 +1,10 @@
 /* forward.c — LLaMA forward pass for a chunk of tokens (chunked prefill, or decode when the chunk is
- * one token). Everything but attention runs on the host as row-block matrix products; attention
- * goes through libtoptheta: on a device with the KV cache in cl_mem (head-major per layer), or
- * through tt_reference_attention on a host copy of the cache, which serves as an oracle. */
+ * one token). Everything but attention runs on the host, the matrix products through gemm.c (host
+ * GEMM, or CLBlast on the runner's device for long chunks); attention goes through libtoptheta:
+ * on a device with the KV cache in cl_mem (head-major per layer), or through
+ * tt_reference_attention on a host copy of the cache, which serves as an oracle. */
 #include "model/model.h"
+#include "model/gemm.h"
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -28,6 +30,12 @@ struct tm_runner {
     cl_mem *kbuf, *vbuf, *vsumbuf, qbuf, obuf, statsbuf;
     /* Reference backend: [n_layers][kv_heads][max_seq][hd] caches and packed [kv][kv_len][hd]. */
     unsigned char *hk, *hv, *pk, *pv;
+    /* Observer (calibration): K cache as fp32 [kv_heads][max_seq][hd] and one head's raw rows. */
+    tm_observer_fn obs;
+    void *obs_user;
+    float *obs_k;
+    unsigned char *obs_raw;
+    tm_gemm *gemm; /* the projections' GEMM engine (host, or CLBlast on the device) */
 };
 
 static tt_status rfail(tm_runner *r, tt_status st, const char *fmt, ...)
@@ -88,10 +96,28 @@ void tm_runner_destroy(tm_runner *r)
     void *ptrs[] = {r->params, r->stats, r->x, r->xb, r->xb2, r->q, r->k, r->v, r->att, r->hb,
                     r->hb2, r->qh, r->oh, r->rope_freq, r->vsum_f, r->kpack, r->vpack,
                     r->vsum_host, r->vsum_pos, r->stats_host, r->kbuf, r->vbuf, r->vsumbuf,
-                    r->hk, r->hv, r->pk, r->pv};
+                    r->hk, r->hv, r->pk, r->pv, r->obs_k, r->obs_raw};
     for (size_t i = 0; i < sizeof ptrs / sizeof ptrs[0]; i++)
         free(ptrs[i]);
+    tm_gemm_destroy(r->gemm);
     free(r);
+}
+
+tt_status tm_runner_set_observer(tm_runner *r, tm_observer_fn fn, void *user)
+{
+    if (!r)
+        return TT_ERR_NULL_ARGUMENT;
+    const tm_config *c = &r->m->cfg;
+    size_t rows = (size_t)r->max_seq * c->head_size;
+    if (fn && !r->obs_k) { /* allocated on first use only: runs without an observer pay nothing */
+        r->obs_k = malloc(rows * c->n_kv_heads * sizeof(float));
+        r->obs_raw = malloc(rows * r->es);
+        if (!r->obs_k || !r->obs_raw)
+            return rfail(r, TT_OUT_OF_HOST_MEMORY, "observer: out of memory");
+    }
+    r->obs = fn;
+    r->obs_user = user;
+    return TT_SUCCESS;
 }
 
 /* Allocates the device buffers: K, V and the running V sum per layer, then Q, O and stats. */
@@ -163,12 +189,24 @@ tt_status tm_runner_create(const tm_model *m, const tm_runner_config *cfg, tm_ru
             tm_runner_destroy(r);
             return TT_OUT_OF_HOST_MEMORY;
         }
-    /* RoPE: pair (i, i+1) with head-local even index j rotates by pos / 10000^(j / head_size). */
+    /* RoPE: pair number i (of head_size / 2) rotates by pos / theta^(2i / head_size); computed in
+     * double so a base of 1e5 or more loses nothing before the float rounding. */
     for (int j = 0; j < c->head_size; j += 2)
-        r->rope_freq[j / 2] = 1.0f / powf(10000.0f, (float)j / (float)c->head_size);
+        r->rope_freq[j / 2] = (float)(1.0 / pow((double)c->rope_theta, (double)j / c->head_size));
     tm_runner_set_params(r, NULL);
     tm_runner_reset(r);
     tt_status st = ref ? TT_SUCCESS : create_device(r, kv_bytes, T * dim * 4, stats_bytes);
+    if (st == TT_SUCCESS) { /* GEMMs on the runner's device when it can (reference: host only) */
+        cl_context clc = NULL;
+        cl_device_id dev;
+        cl_command_queue qu = NULL;
+        if (!ref)
+            tt_context_cl(cfg->ctx, &clc, &dev, &qu);
+        size_t wide = hid > dim ? hid : dim, V = (size_t)c->vocab_size;
+        r->gemm = tm_gemm_create(clc, qu, m->data, m->n_floats, (int)T, (int)wide,
+                                 (int)(wide > V ? wide : V));
+        st = r->gemm ? TT_SUCCESS : TT_OUT_OF_HOST_MEMORY;
+    }
     if (st != TT_SUCCESS) {
         tm_runner_destroy(r);
         return st;
@@ -178,48 +216,42 @@ tt_status tm_runner_create(const tm_model *m, const tm_runner_config *cfg, tm_ru
 }
 
 /* Y[t][o] = Σ_i X[t][i] · W[o][i] for t < T: every projection of the model is this one product
- * (W is "out × in", row-major), so a tuned GEMM can replace it without touching the rest. */
-static void matmul_xwt(float *y, const float *x, const float *w, int T, int in, int out)
+ * (W is "out × in", row-major), done by the runner's GEMM engine (gemm.c). */
+static void matmul_xwt(const tm_runner *r, float *y, const float *x, const float *w, int T, int in,
+                       int out)
 {
-    for (int t = 0; t < T; t++) {
-        const float *xr = x + (size_t)t * in;
-        float *yr = y + (size_t)t * out;
-        for (int o = 0; o < out; o++) {
-            const float *wr = w + (size_t)o * in;
-            float s = 0.0f;
-            for (int i = 0; i < in; i++)
-                s += xr[i] * wr[i];
-            yr[o] = s;
-        }
-    }
+    tm_gemm_run(r->gemm, y, x, w, T, in, out);
 }
 
-static void rmsnorm_rows(float *y, const float *x, const float *w, int T, int dim)
+static void rmsnorm_rows(float *y, const float *x, const float *w, int T, int dim, float eps)
 {
     for (int t = 0; t < T; t++) {
         const float *xr = x + (size_t)t * dim;
         float ss = 0.0f;
         for (int i = 0; i < dim; i++)
             ss += xr[i] * xr[i];
-        float inv = 1.0f / sqrtf(ss / (float)dim + 1e-5f);
+        float inv = 1.0f / sqrtf(ss / (float)dim + eps);
         for (int i = 0; i < dim; i++)
             y[(size_t)t * dim + i] = w[i] * (inv * xr[i]);
     }
 }
 
-/* Rotates the pairs of each head of T rows of width `width` (several heads of head_size). */
+/* Rotates the pairs of each head of T rows of width `width` (several heads of head_size): pair i
+ * is (2i, 2i+1) in the ADJACENT layout, (i, i + head_size/2) in the HALF one (model.h). */
 static void rope_rows(const tm_runner *r, float *a, int T, int width, int p0)
 {
-    int hs = r->m->cfg.head_size;
+    int hs = r->m->cfg.head_size, half = r->m->cfg.rope_layout == TM_ROPE_HALF;
     for (int t = 0; t < T; t++)
-        for (int i = 0; i < width; i += 2) {
-            float ang = (float)(p0 + t) * r->rope_freq[(i % hs) / 2];
-            float cs = cosf(ang), sn = sinf(ang);
-            float *p = a + (size_t)t * width + i;
-            float a0 = p[0], a1 = p[1];
-            p[0] = a0 * cs - a1 * sn;
-            p[1] = a0 * sn + a1 * cs;
-        }
+        for (int h = 0; h < width; h += hs)
+            for (int i = 0; i < hs / 2; i++) {
+                float ang = (float)(p0 + t) * r->rope_freq[i];
+                float cs = cosf(ang), sn = sinf(ang);
+                float *p = a + (size_t)t * width + h;
+                float *p0_ = half ? p + i : p + 2 * i, *p1_ = half ? p + i + hs / 2 : p + 2 * i + 1;
+                float a0 = *p0_, a1 = *p1_;
+                *p0_ = a0 * cs - a1 * sn;
+                *p1_ = a0 * sn + a1 * cs;
+            }
 }
 
 /* Token-major [T][heads·hd] rows → head-major [heads][T][hd] in the cache's element type. */
@@ -258,6 +290,32 @@ static float stored_value(const unsigned char *p, size_t idx, size_t es)
                    rfail(r, (tt_status)e_, "layer %d: %s: %s", l, what, tt_status_name(e_));       \
     } while (0)
 
+/* Hands the observer the chunk's head-major Q (r->qh) and the layer's K cache rows 0..p0+T as
+ * fp32: older rows from the cache (read back from the device), the chunk's rows from kpack. */
+static tt_status observe(tm_runner *r, int l, int T, int p0)
+{
+    const tm_config *c = &r->m->cfg;
+    int hd = c->head_size, G = c->n_kv_heads;
+    size_t es = r->es, row = (size_t)hd * es, kv_len = (size_t)p0 + T;
+    for (int g = 0; g < G; g++) {
+        float *dst = r->obs_k + (size_t)g * kv_len * hd;
+        const unsigned char *old = r->obs_raw;
+        if (r->cfg.backend == TM_BACKEND_REFERENCE)
+            old = r->hk + ((size_t)l * G + g) * r->max_seq * row;
+        else if (p0 > 0)
+            CL_TRY(clEnqueueReadBuffer(r->queue, r->kbuf[l], CL_TRUE, (size_t)g * r->max_seq * row,
+                                       (size_t)p0 * row, r->obs_raw, 0, NULL, NULL),
+                   "K read for the observer");
+        for (size_t i = 0; i < (size_t)p0 * hd; i++)
+            dst[i] = stored_value(old, i, es);
+        for (size_t i = 0; i < (size_t)T * hd; i++)
+            dst[(size_t)p0 * hd + i] = stored_value(r->kpack, (size_t)g * T * hd + i, es);
+    }
+    int st = r->obs(r->obs_user, l, c->n_heads, G, hd, T, p0, r->qh, r->obs_k);
+    return st ? rfail(r, (tt_status)st, "layer %d: observer failed: %s", l, tt_status_name(st))
+              : TT_SUCCESS;
+}
+
 /* Attention of layer l for the T rows at p0 (already in r->q, r->k, r->v after RoPE); writes the
  * concatenated head outputs to r->att ([T][dim]) and accumulates statistics. */
 static tt_status attention(tm_runner *r, int l, int T, int p0)
@@ -269,9 +327,12 @@ static tt_status attention(tm_runner *r, int l, int T, int p0)
     tt_attn_shape sh = {1, H, G, hd, T, kv_len, r->cfg.kv_dtype};
     /* Dense calls have nothing to compensate and may leave vsum alone: only sparse VMC uses it. */
     int use_vsum = P->vmc && P->mode != TT_MODE_DENSE && r->cfg.backend == TM_BACKEND_DEVICE;
+    tt_status st;
     pack_heads(r->kpack, r->k, T, G, hd, es);
     pack_heads(r->vpack, r->v, T, G, hd, es);
     pack_heads((unsigned char *)r->qh, r->q, T, H, hd, 4);
+    if (r->obs && (st = observe(r, l, T, p0)) != TT_SUCCESS)
+        return st;
     /* Σ_{j<p0} v_j for the library's running-sum input, then advance it by the stored rows. */
     double *vs = r->vsum_host + (size_t)l * c->kv_dim;
     for (int i = 0; i < c->kv_dim; i++)
@@ -282,7 +343,6 @@ static tt_status attention(tm_runner *r, int l, int T, int p0)
                 vs[g * hd + i] += stored_value(r->vpack, ((size_t)g * T + t) * hd + i, es);
     uint32_t *stats = r->cfg.collect_stats ? r->stats_host : NULL;
     size_t stats_bytes = tt_stats_size(&sh);
-    tt_status st;
     if (r->cfg.backend == TM_BACKEND_REFERENCE) {
         size_t row = (size_t)hd * es, head = S * row;
         for (int g = 0; g < G; g++) { /* append to the host cache, then pack kv_len rows */
@@ -363,26 +423,26 @@ static tt_status forward_chunk(tm_runner *r, const int *tokens, int T, float *lo
     }
     for (int l = 0; l < c->n_layers; l++) {
         size_t L = (size_t)l;
-        rmsnorm_rows(r->xb, r->x, m->rms_att + L * dim, T, dim);
-        matmul_xwt(r->q, r->xb, m->wq + L * dim * dim, T, dim, dim);
-        matmul_xwt(r->k, r->xb, m->wk + L * kvd * dim, T, dim, kvd);
-        matmul_xwt(r->v, r->xb, m->wv + L * kvd * dim, T, dim, kvd);
+        rmsnorm_rows(r->xb, r->x, m->rms_att + L * dim, T, dim, c->norm_eps);
+        matmul_xwt(r, r->q, r->xb, m->wq + L * dim * dim, T, dim, dim);
+        matmul_xwt(r, r->k, r->xb, m->wk + L * kvd * dim, T, dim, kvd);
+        matmul_xwt(r, r->v, r->xb, m->wv + L * kvd * dim, T, dim, kvd);
         rope_rows(r, r->q, T, dim, p0);
         rope_rows(r, r->k, T, kvd, p0);
         tt_status st = attention(r, l, T, p0);
         if (st != TT_SUCCESS)
             return st;
-        matmul_xwt(r->xb2, r->att, m->wo + L * dim * dim, T, dim, dim);
+        matmul_xwt(r, r->xb2, r->att, m->wo + L * dim * dim, T, dim, dim);
         for (size_t i = 0; i < (size_t)T * dim; i++)
             r->x[i] += r->xb2[i];
-        rmsnorm_rows(r->xb, r->x, m->rms_ffn + L * dim, T, dim);
-        matmul_xwt(r->hb, r->xb, m->w1 + L * hid * dim, T, dim, hid);
-        matmul_xwt(r->hb2, r->xb, m->w3 + L * hid * dim, T, dim, hid);
+        rmsnorm_rows(r->xb, r->x, m->rms_ffn + L * dim, T, dim, c->norm_eps);
+        matmul_xwt(r, r->hb, r->xb, m->w1 + L * hid * dim, T, dim, hid);
+        matmul_xwt(r, r->hb2, r->xb, m->w3 + L * hid * dim, T, dim, hid);
         for (size_t i = 0; i < (size_t)T * hid; i++) { /* SwiGLU: silu(w1·x) ⊙ (w3·x) */
             float a = r->hb[i];
             r->hb[i] = a / (1.0f + expf(-a)) * r->hb2[i];
         }
-        matmul_xwt(r->xb2, r->hb, m->w2 + L * dim * hid, T, hid, dim);
+        matmul_xwt(r, r->xb2, r->hb, m->w2 + L * dim * hid, T, hid, dim);
         for (size_t i = 0; i < (size_t)T * dim; i++)
             r->x[i] += r->xb2[i];
     }
@@ -390,8 +450,8 @@ static tt_status forward_chunk(tm_runner *r, const int *tokens, int T, float *lo
     if (!logits)
         return TT_SUCCESS;
     int first = all ? 0 : T - 1; /* the classifier is the costliest product: skip unused rows */
-    rmsnorm_rows(r->xb, r->x + (size_t)first * dim, m->rms_final, T - first, dim);
-    matmul_xwt(logits, r->xb, m->wcls, T - first, dim, c->vocab_size);
+    rmsnorm_rows(r->xb, r->x + (size_t)first * dim, m->rms_final, T - first, dim, c->norm_eps);
+    matmul_xwt(r, logits, r->xb, m->wcls, T - first, dim, c->vocab_size);
     return TT_SUCCESS;
 }
 

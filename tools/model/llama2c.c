@@ -187,16 +187,22 @@ static tt_status load(const source *s, tm_model **out, char *msg, size_t msg_siz
     fix_endian(w, (size_t)keep);
     for (uint64_t i = 0; i < keep; i++)
         if (!isfinite(w[i])) {
+            const char *what = isnan(w[i]) ? "NaN" : "Inf"; /* read before w is freed */
             free(m);
             free(w);
             return fail(msg, msg_size, TT_ERR_NONFINITE, "weight %llu (byte offset %llu) is %s",
                         (unsigned long long)i,
                         (unsigned long long)(HEADER_BYTES + 4 * (i < before ? i : i + rope)),
-                        isnan(w[i]) ? "NaN" : "Inf");
+                        what);
         }
 
     m->cfg = c;
+    m->cfg.norm_eps = 1e-5f; /* llama2.c's run.c constants: the format does not store them */
+    m->cfg.rope_theta = 10000.0f;
+    m->cfg.rope_layout = TM_ROPE_ADJACENT;
     m->data = w;
+    m->n_floats = (size_t)keep;
+    m->bos_id = m->eos_id = -1; /* no tokenizer in the file */
     size_t d = (size_t)c.dim, hd = (size_t)c.hidden_dim, L = (size_t)c.n_layers;
     size_t kv = (size_t)c.kv_dim;
     const float *p = w;
@@ -258,5 +264,7 @@ void tm_model_free(tm_model *m)
     if (!m)
         return;
     free(m->data);
+    if (m->free_extra) /* GGUF models own a tokenizer; a hook keeps this file free of bpe */
+        m->free_extra(m);
     free(m);
 }

@@ -13,14 +13,27 @@
 typedef struct tm_config {
     int dim, hidden_dim, n_layers, n_heads, n_kv_heads, vocab_size, seq_len;
     int head_size, kv_dim;  /* derived: dim / n_heads, head_size * n_kv_heads */
-    int shared_classifier;  /* vocab_size was positive in the header */
+    int shared_classifier;  /* vocab_size was positive in the header; GGUF: no output.weight */
+    float norm_eps;         /* RMSNorm epsilon (llama2.c: 1e-5; GGUF: from the metadata) */
+    float rope_theta;       /* RoPE base (llama2.c: 10000; GGUF: <arch>.rope.freq_base) */
+    int rope_layout;        /* tm_rope_layout: which head dimensions RoPE rotates together */
 } tm_config;
 
+/* RoPE pairing inside a head. Both model formats need ADJACENT: llama2.c's own convention, and
+ * GGUF files whose Q/K rows the converter permuted for llama.cpp's "NORM" rope (docs/SMOLLM2.md).
+ * HALF (i with i + head_size/2, Hugging Face's rotate_half) is for weights in HF row order. */
+typedef enum tm_rope_layout { TM_ROPE_ADJACENT = 0, TM_ROPE_HALF = 1 } tm_rope_layout;
+
+struct bpe_tokenizer;
 typedef struct tm_model {
     tm_config cfg;
     float *data; /* owns every array below */
     const float *token_embedding, *rms_att, *wq, *wk, *wv, *wo, *rms_ffn, *w1, *w2, *w3;
     const float *rms_final, *wcls; /* wcls == token_embedding when shared */
+    size_t n_floats;                  /* floats in data (one block: GEMM back ends upload it) */
+    struct bpe_tokenizer *tokenizer;  /* GGUF only (owned; NULL for llama2.c) */
+    int bos_id, eos_id, add_bos;      /* from the tokenizer metadata; -1/-1/0 without one */
+    void (*free_extra)(struct tm_model *m); /* frees what a loader added (tokenizer); may be NULL */
 } tm_model;
 
 /* Loads a llama2.c checkpoint. The header is validated and the file size must equal exactly what
@@ -33,6 +46,14 @@ tt_status tm_model_load(const char *path, tm_model **out, char *msg, size_t msg_
 tt_status tm_model_load_memory(const void *data, size_t size, tm_model **out, char *msg,
                                size_t msg_size);
 void tm_model_free(tm_model *m);
+
+/* ---- GGUF models (gguf_model.c) ----------------------------------------------------------------- */
+/* Loads a LLaMA-architecture GGUF file (tools/gguf): every tensor dequantised to fp32 once, laid
+ * out as the llama2.c loader does (W "out x in" row-major, Q/K rows as stored, so RoPE pairs are
+ * ADJACENT), hyper-parameters from the metadata, and the BPE tokenizer. */
+tt_status tm_model_load_gguf(const char *path, tm_model **out, char *msg, size_t msg_size);
+/* Opens either format, picked by the file's magic ("GGUF" → GGUF, else llama2.c). */
+tt_status tm_model_open(const char *path, tm_model **out, char *msg, size_t msg_size);
 
 /* ---- Forward pass (forward.c) ----------------------------------------------------------------- */
 typedef enum tm_backend {
@@ -78,6 +99,17 @@ tt_status tm_runner_set_params(tm_runner *r, const tt_attn_params *params);
  * ([vocab]). logits may be NULL. After a failure the cache is inconsistent: reset before reuse. */
 tt_status tm_forward(tm_runner *r, const int *tokens, int n, float *logits, int all_logits);
 
+/* Observer of the attention inputs, for calibration: called once per layer and forward chunk,
+ * before that layer's attention runs, with the chunk's post-RoPE queries q [n_heads][T][head_dim]
+ * and the layer's K cache after this chunk's rows were appended, k [n_kv_heads][p0 + T][head_dim],
+ * both fp32 host arrays valid during the call only (an fp16 cache is converted from the stored
+ * values; the device backend reads the older rows back, which costs time only while an observer
+ * is set). A non-zero return (a tt_status) fails the forward pass with that status. */
+typedef int (*tm_observer_fn)(void *user, int layer, int n_heads, int n_kv_heads, int head_dim,
+                              int T, int p0, const float *q, const float *k);
+/* Sets (fn != NULL) or clears (fn == NULL) the observer. */
+tt_status tm_runner_set_observer(tm_runner *r, tm_observer_fn fn, void *user);
+
 /* Statistics of layer l (tm_runner_config.collect_stats); zeroed by tm_runner_stats_reset. */
 const tm_layer_stats *tm_runner_stats(const tm_runner *r, int layer);
 void tm_runner_stats_reset(tm_runner *r);
@@ -90,6 +122,9 @@ typedef struct tm_tokens {
     int n_seqs;
     int *len;  /* tokens of each sequence */
     int **seq; /* seq[i][0 .. len[i]) */
+    /* NULL, or per sequence the first position whose token is scored (>= 1): tokens before it
+     * are context only (strided text windows, text_input.c). tm_eval skips their predictions. */
+    int *first_target;
 } tm_tokens;
 
 /* Parses one sequence per line of space-separated non-negative ids below vocab (vocab <= 0: no
@@ -134,5 +169,39 @@ typedef struct tm_eval_result {
 tt_status tm_eval(tm_runner *r, const tm_tokens *toks, const tm_eval_config *cfg,
                   tm_eval_result *res, char *msg, size_t msg_size);
 void tm_eval_result_free(tm_eval_result *res);
+
+/* ---- Text input (text_input.c) ------------------------------------------------------------------ */
+/* Windows over a tokenised text: windows of ctx tokens (BOS included when one is prepended) whose
+ * starts advance by stride content tokens. The first window scores every prediction; each later
+ * one scores only the tokens after the previous window's end (the last stride tokens when the
+ * window is full), so with stride < ctx every token but the first is scored exactly once, with at
+ * least ctx - stride tokens of context: the standard strided perplexity. With stride == ctx the
+ * windows are disjoint and a window's first token is context only (unless BOS precedes it). */
+typedef struct tm_text_config {
+    int ctx;          /* tokens per window, BOS included; <= 0: the model's seq_len */
+    int stride;       /* content tokens between window starts; <= 0: a whole window (disjoint) */
+    double from, to;  /* the part of the text, as fractions of its bytes (see tm_text_encode) */
+    int bos;          /* -1: as the model says (tokenizer.ggml.add_bos_token); 0: no; 1: yes */
+} tm_text_config;
+/* Defaults: ctx and stride from the model, the whole text, BOS as the model says. */
+void tm_text_config_init(tm_text_config *c);
+/* Reads a whole file (NUL-terminated copy; *len excludes the NUL). */
+tt_status tm_text_read_file(const char *path, char **text, size_t *len, char *msg, size_t msg_size);
+/* Tokenises text with the model's tokenizer (no special-token parsing: the text is plain text),
+ * then keeps the tokens whose first byte lies in [from·B, to·B), B the bytes of all tokens: the
+ * whole text's tokenisation cut on a token boundary, so 0:0.8 and 0.8:1 partition it exactly.
+ * TT_ERR_UNSUPPORTED for a model without a tokenizer (llama2.c). *ids is malloc'ed. */
+tt_status tm_text_encode(const tm_model *m, const char *text, size_t len, double from, double to,
+                         int **ids, size_t *n_ids, char *msg, size_t msg_size);
+/* The windows above over ids[0..n) as sequences, first_target set; bos_id < 0: no BOS. Windows
+ * that would score nothing (a last window of one token) are left out. TT_ERR_BAD_SHAPE when
+ * stride is not in 1..content tokens per window, or nothing at all can be scored. */
+tt_status tm_text_windows(const int *ids, size_t n, int ctx, int stride, int bos_id,
+                          tm_tokens **out, char *msg, size_t msg_size);
+/* tm_text_read_file + tm_text_encode + tm_text_windows with cfg (NULL: defaults). */
+tt_status tm_text_load(const tm_model *m, const char *path, const tm_text_config *cfg,
+                       tm_tokens **out, char *msg, size_t msg_size);
+/* Predictions tm_eval scores for toks (its first max_seqs sequences; 0 = all). */
+long tm_tokens_scored(const tm_tokens *toks, int max_seqs);
 
 #endif

@@ -1,0 +1,149 @@
+/* prefill.c — host side of kernels/prefill/prefill.cl: the tiled prefill path for chunks of two
+ * or more query rows in dense and Top-θ modes (top-k keeps the generic path: its cut needs a
+ * selection over the whole row). Chains the running-V-mean scan (VMC), the row-statistics pass
+ * (exact post-softmax and max-relative cuts) and the attention pass with events. */
+#include "prefill.h"
+#include "thresholds.h"
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define PF_NT 128
+#define PF_BK 32
+
+static int bq_of(int group) { return group >= 32 ? 1 : 32 / group; }
+
+static size_t pf_local_bytes(int d, int group)
+{
+    const size_t br = (size_t)bq_of(group) * group;
+    return 4u * (br * (d + 1) + PF_BK * (size_t)(d + 1) + br * (PF_BK + 1) + 5 * br + 1);
+}
+
+int tt__prefill_eligible(const tt_context *ctx, const tt_attn_shape *s, const tt_attn_params *p)
+{
+    const char *e = getenv("TT_PREFILL_GENERIC");
+    if (e && *e == '1')
+        return 0;
+    const int group = s->n_heads / s->n_kv_heads;
+    return s->q_len >= 2 && p->mode != TT_MODE_TOPK && s->head_dim % 4 == 0 && group <= 32 &&
+           ctx->info.max_work_group_size >= PF_NT &&
+           pf_local_bytes(s->head_dim, group) <= ctx->info.local_mem_size;
+}
+
+static cl_mem mkbuf(tt_context *ctx, size_t bytes, const void *host, tt_status *st)
+{
+    if (*st != TT_SUCCESS)
+        return NULL;
+    cl_int err;
+    cl_mem m = clCreateBuffer(ctx->context,
+                              host ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE,
+                              bytes ? bytes : 4, (void *)host, &err);
+    if (err != CL_SUCCESS)
+        *st = tt__fail(ctx, (tt_status)err, "prefill: buffer of %zu bytes: %s", bytes,
+                       tt_status_name(err));
+    return m;
+}
+
+static tt_status set_all(tt_context *ctx, cl_kernel kern, int n, const size_t *sz,
+                         const void *const *val)
+{
+    for (int i = 0; i < n; i++) {
+        cl_int err = clSetKernelArg(kern, (cl_uint)i, sz[i], val[i]);
+        TT_RETURN_IF(ctx, err != CL_SUCCESS, (tt_status)err, "prefill: argument %d: %s", i,
+                     tt_status_name(err));
+    }
+    return TT_SUCCESS;
+}
+
+static tt_status launch(tt_context *ctx, cl_command_queue queue, cl_kernel kern, size_t gx,
+                        size_t gy, size_t wg, cl_uint nw, const cl_event *wl, cl_event *ev)
+{
+    size_t g[2] = {gx, gy}, l[2] = {wg, 1};
+    cl_int err = clEnqueueNDRangeKernel(queue, kern, 2, NULL, g, l, nw, wl, ev);
+    TT_RETURN_IF(ctx, err != CL_SUCCESS, (tt_status)err, "prefill: enqueue: %s",
+                 tt_status_name(err));
+    return TT_SUCCESS;
+}
+
+#define M_ sizeof(cl_mem)
+#define I_ sizeof(int)
+#define F_ sizeof(float)
+
+tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_attn_shape *s,
+                              const tt_attn_params *p, const tt__plan *plan, const tt_tensor *q,
+                              const tt_tensor *k, const tt_tensor *v, const tt_tensor *o,
+                              cl_mem vsum, cl_mem stats, cl_uint num_wait,
+                              const cl_event *wait_list, cl_event *event)
+{
+    const int D = s->head_dim, G = s->n_kv_heads, H = s->n_heads, B = s->batch, QL = s->q_len;
+    const int KL = s->kv_len, group = plan->group, k_eff = plan->k_eff;
+    const int theta_rows = p->mode == TT_MODE_THETA && k_eff > 0 && KL > k_eff;
+    const int onepass = theta_rows && p->placement == TT_PLACE_POST &&
+                        p->post_variant == TT_POST_ONEPASS;
+    const int two_pass = theta_rows && !onepass && p->placement != TT_PLACE_PRE;
+    const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
+    char opts[256];
+    snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d", D, group, PF_NT,
+             s->kv_dtype == TT_DTYPE_F16);
+    const char *srcs[] = {"prefill.cl", "vmean.cl"};
+    cl_program prog = NULL;
+    tt_status st = tt__get_program(ctx, srcs, 2, opts, &prog);
+    if (st != TT_SUCCESS)
+        return st;
+    float *th = NULL, *dh = NULL;
+    st = tt__row_thresholds(ctx, s, p, &th, &dh);
+    cl_mem lay = mkbuf(ctx, sizeof plan->layout, plan->layout, &st);
+    cl_mem thetas = mkbuf(ctx, (size_t)H * QL * 4, th, &st);
+    cl_mem dhats = mkbuf(ctx, (size_t)H * QL * 4, dh, &st);
+    cl_mem rowstat = two_pass ? mkbuf(ctx, (size_t)B * H * QL * 8, NULL, &st) : NULL;
+    cl_mem vmean = use_vmc ? mkbuf(ctx, (size_t)B * G * QL * D * 4, NULL, &st) : NULL;
+    free(th);
+    free(dh);
+    cl_kernel ka = NULL, kv = NULL;
+    cl_event ev[3];
+    int n_ev = 0;
+    const size_t nqt = (size_t)(QL + bq_of(group) - 1) / bq_of(group), bg = (size_t)B * G;
+    if (st == TT_SUCCESS && use_vmc && !(st = tt__create_kernel(ctx, prog, "tt_vmean", &kv))) {
+        const int have = vsum != NULL;
+        const void *val[] = {&v->buf, &lay, &G, &QL, &KL, &B, &vsum, &have, &vmean};
+        const size_t sz[] = {M_, M_, I_, I_, I_, I_, M_, I_, M_};
+        if (!(st = set_all(ctx, kv, 9, sz, val)) &&
+            !(st = launch(ctx, queue, kv, (size_t)(D + PF_NT - 1) / PF_NT * PF_NT, bg, PF_NT,
+                          num_wait, wait_list, &ev[n_ev])))
+            n_ev++;
+    }
+    if (st == TT_SUCCESS)
+        st = tt__create_kernel(ctx, prog, "tt_pf_attn", &ka);
+    const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
+    const int mode = (int)p->mode, place = (int)p->placement, sdc = (int)p->sdc;
+    const int vmc = use_vmc;
+    const float lambda = p->sdc_lambda;
+    for (int pass = two_pass ? 0 : 1; pass <= 1 && st == TT_SUCCESS; pass++) {
+        const void *val[] = {&q->buf, &k->buf, &v->buf, &lay, &H, &QL, &KL, &scale, &pass, &mode,
+                             &place, &sdc, &lambda, &vmc, &k_eff, &onepass, &thetas, &dhats,
+                             &rowstat, &vmean, &o->buf, &stats, &B};
+        const size_t sz[] = {M_, M_, M_, M_, I_, I_, I_, F_, I_, I_, I_, I_, F_, I_, I_, I_,
+                             M_, M_, M_, M_, M_, M_, I_};
+        if ((st = set_all(ctx, ka, 23, sz, val)))
+            break;
+        if (!(st = launch(ctx, queue, ka, nqt * PF_NT, bg, PF_NT, n_ev ? 1 : num_wait,
+                          n_ev ? &ev[n_ev - 1] : wait_list, &ev[n_ev])))
+            n_ev++;
+    }
+    if (st == TT_SUCCESS && event) {
+        *event = ev[n_ev - 1];
+        clRetainEvent(*event);
+    }
+    for (int x = 0; x < n_ev; x++)
+        clReleaseEvent(ev[x]);
+    if (ka)
+        clReleaseKernel(ka);
+    if (kv)
+        clReleaseKernel(kv);
+    cl_mem mems[] = {lay, thetas, dhats, rowstat, vmean};
+    for (size_t x = 0; x < sizeof mems / sizeof mems[0]; x++)
+        if (mems[x])
+            clReleaseMemObject(mems[x]);
+    clReleaseProgram(prog);
+    return st;
+}

@@ -1,0 +1,211 @@
+/* bench_timing.c — the benchmark's own OpenCL program (a timestamp kernel, the float4 copy that
+ * measures the device's bandwidth, fp16 → fp32 conversion and the CLBlast baseline's softmax) and
+ * the timer: warm-up, then per run a stamp kernel and the operation, both held behind a user event
+ * until everything is enqueued, timed from the stamp's end to the operation's last event. */
+#include "bench.h"
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+/* WG (power of two) is set at build time. Softmax rows are the score rows of the CLBlast
+ * baseline: row r belongs to query row i = r % q_len, which sees keys j < kv_len − q_len + i + 1. */
+static const char bench_cl_source[] =
+    "__kernel void bench_stamp(__global int *x) { x[0] = 1; }\n"
+    "__kernel void bench_copy4(__global const float4 *src, __global float4 *dst, ulong n)\n"
+    "{ size_t i = get_global_id(0); if (i < n) dst[i] = src[i]; }\n"
+    "__kernel void bench_f16_to_f32(__global const half *src, __global float *dst)\n"
+    "{ size_t i = get_global_id(0); dst[i] = vload_half(i, src); }\n"
+    "__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))\n"
+    "void bench_softmax(__global float *s, int q_len, int kv_len)\n"
+    "{\n"
+    "    __local float lm[WG], lz[WG];\n"
+    "    const int lid = get_local_id(0), row = get_group_id(0);\n"
+    "    const int n = kv_len - q_len + row % q_len + 1;\n"
+    "    __global float *x = s + (size_t)row * kv_len;\n"
+    "    float m = -INFINITY, z = 0.0f;\n"
+    "    for (int j = lid; j < n; j += WG) { /* online max and sum: one read for both */\n"
+    "        float v = x[j];\n"
+    "        if (v > m) { z = z * exp(m - v) + 1.0f; m = v; } else z += exp(v - m);\n"
+    "    }\n"
+    "    lm[lid] = m; lz[lid] = z;\n"
+    "    barrier(CLK_LOCAL_MEM_FENCE);\n"
+    "    for (int off = WG / 2; off > 0; off >>= 1) {\n"
+    "        if (lid < off) {\n"
+    "            float m1 = lm[lid], m2 = lm[lid + off], mm = fmax(m1, m2);\n"
+    "            float z1 = m1 == -INFINITY ? 0.0f : lz[lid] * exp(m1 - mm);\n"
+    "            float z2 = m2 == -INFINITY ? 0.0f : lz[lid + off] * exp(m2 - mm);\n"
+    "            lm[lid] = mm; lz[lid] = z1 + z2;\n"
+    "        }\n"
+    "        barrier(CLK_LOCAL_MEM_FENCE);\n"
+    "    }\n"
+    "    m = lm[0];\n"
+    "    const float inv = 1.0f / lz[0];\n"
+    "    for (int j = lid; j < kv_len; j += WG) x[j] = j < n ? exp(x[j] - m) * inv : 0.0f;\n"
+    "}\n";
+
+static double now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
+}
+
+tt_status bench_kernels_create(tt_context *ctx, bench_kernels *bk)
+{
+    memset(bk, 0, sizeof *bk);
+    bk->gate = 1;
+    tt_context_cl(ctx, &bk->cx, &bk->dev, &bk->queue);
+    size_t max_wg = 1;
+    clGetDeviceInfo(bk->dev, CL_DEVICE_TYPE, sizeof bk->type, &bk->type, NULL);
+    clGetDeviceInfo(bk->dev, CL_DEVICE_MAX_MEM_ALLOC_SIZE, sizeof bk->max_alloc, &bk->max_alloc,
+                    NULL);
+    clGetDeviceInfo(bk->dev, CL_DEVICE_GLOBAL_MEM_SIZE, sizeof bk->global_mem, &bk->global_mem,
+                    NULL);
+    clGetDeviceInfo(bk->dev, CL_DEVICE_MAX_WORK_GROUP_SIZE, sizeof max_wg, &max_wg, NULL);
+    clGetDeviceInfo(bk->dev, CL_DEVICE_MAX_COMPUTE_UNITS, sizeof bk->compute_units,
+                    &bk->compute_units, NULL);
+    for (bk->softmax_wg = 256; bk->softmax_wg > max_wg; bk->softmax_wg /= 2)
+        ;
+    const char *src = bench_cl_source;
+    cl_int err;
+    bk->prog = clCreateProgramWithSource(bk->cx, 1, &src, NULL, &err);
+    if (err != CL_SUCCESS)
+        return bench_fail((tt_status)err, "bench program: %s", tt_status_name(err));
+    char opts[64];
+    snprintf(opts, sizeof opts, "-DWG=%zu", bk->softmax_wg);
+    err = clBuildProgram(bk->prog, 1, &bk->dev, opts, NULL, NULL);
+    if (err != CL_SUCCESS) {
+        char log[400] = "";
+        clGetProgramBuildInfo(bk->prog, bk->dev, CL_PROGRAM_BUILD_LOG, sizeof log - 1, log, NULL);
+        bench_kernels_destroy(bk);
+        return bench_fail(TT_BUILD_PROGRAM_FAILURE, "bench program build: %s", log);
+    }
+    bk->stamp = clCreateKernel(bk->prog, "bench_stamp", &err);
+    if (!err)
+        bk->copy4 = clCreateKernel(bk->prog, "bench_copy4", &err);
+    if (!err)
+        bk->f16_to_f32 = clCreateKernel(bk->prog, "bench_f16_to_f32", &err);
+    if (!err)
+        bk->softmax = clCreateKernel(bk->prog, "bench_softmax", &err);
+    if (!err)
+        bk->stamp_buf = clCreateBuffer(bk->cx, CL_MEM_READ_WRITE, 4, NULL, &err);
+    if (!err)
+        err = clSetKernelArg(bk->stamp, 0, sizeof(cl_mem), &bk->stamp_buf);
+    if (err != CL_SUCCESS) {
+        bench_kernels_destroy(bk);
+        return bench_fail((tt_status)err, "bench kernels: %s", tt_status_name(err));
+    }
+    return TT_SUCCESS;
+}
+
+void bench_kernels_destroy(bench_kernels *bk)
+{
+    cl_kernel k[] = {bk->stamp, bk->copy4, bk->f16_to_f32, bk->softmax};
+    for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
+        if (k[i])
+            clReleaseKernel(k[i]);
+    if (bk->stamp_buf)
+        clReleaseMemObject(bk->stamp_buf);
+    if (bk->prog)
+        clReleaseProgram(bk->prog);
+    memset(bk, 0, sizeof *bk);
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_d);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* One call. Timed calls are gated: the device would otherwise start the stamp at once and then
+ * idle while the host is still enqueuing (the library creates scratch buffers per call), which
+ * would charge host overhead to device time. Both the library and CLBlast's strided-batched GEMM
+ * only enqueue (nothing blocks on the queue), so holding the queue cannot deadlock. */
+static tt_status one_call(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueue_fn run,
+                          void *user, int timed, double *dev_ms, double *wall_ms)
+{
+    cl_event gate = NULL, start = NULL, end = NULL;
+    tt_status st = prep ? prep(user, bk->queue, NULL) : TT_SUCCESS;
+    if (st != TT_SUCCESS)
+        return st;
+    cl_int err = CL_SUCCESS;
+    if (timed && bk->gate)
+        gate = clCreateUserEvent(bk->cx, &err);
+    size_t one = 1;
+    if (!err)
+        err = clEnqueueNDRangeKernel(bk->queue, bk->stamp, 1, NULL, &one, &one, gate ? 1 : 0,
+                                     gate ? &gate : NULL, &start);
+    if (err) {
+        if (gate)
+            clReleaseEvent(gate);
+        return bench_fail((tt_status)err, "timing stamp: %s", tt_status_name(err));
+    }
+    double t0 = now_ms();
+    st = run(user, bk->queue, &end);
+    if (gate) {
+        clSetUserEventStatus(gate, CL_COMPLETE);
+        clReleaseEvent(gate);
+    }
+    clFlush(bk->queue);
+    err = clFinish(bk->queue);
+    *wall_ms = now_ms() - t0;
+    cl_int status = CL_COMPLETE;
+    if (st == TT_SUCCESS && end)
+        clGetEventInfo(end, CL_EVENT_COMMAND_EXECUTION_STATUS, sizeof status, &status, NULL);
+    if (st == TT_SUCCESS && (err != CL_SUCCESS || status < 0 || !end))
+        st = bench_fail((tt_status)(err ? err : status < 0 ? status : TT_ERR_INTERNAL),
+                        "timed call failed on the device (%s)",
+                        tt_status_name(err ? err : status));
+    if (st == TT_SUCCESS) {
+        cl_ulong t_start = 0, t_end = 0;
+        err = clGetEventProfilingInfo(start, CL_PROFILING_COMMAND_END, sizeof t_start, &t_start,
+                                      NULL);
+        if (!err)
+            err = clGetEventProfilingInfo(end, CL_PROFILING_COMMAND_END, sizeof t_end, &t_end,
+                                          NULL);
+        if (err)
+            st = bench_fail((tt_status)err, "profiling info: %s (is the queue profiling?)",
+                            tt_status_name(err));
+        *dev_ms = t_end > t_start ? (double)(t_end - t_start) * 1e-6 : 0.0;
+    }
+    clReleaseEvent(start);
+    if (end)
+        clReleaseEvent(end);
+    return st;
+}
+
+tt_status bench_time(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueue_fn run, void *user,
+                     int warmup, int reps, bench_timing *t)
+{
+    memset(t, 0, sizeof *t);
+    double *dev = malloc(sizeof *dev * (size_t)reps), *wall = malloc(sizeof *wall * (size_t)reps);
+    if (!dev || !wall) {
+        free(dev);
+        free(wall);
+        return bench_fail(TT_OUT_OF_HOST_MEMORY, "out of host memory");
+    }
+    tt_status st = TT_SUCCESS;
+    for (int r = -warmup; r < reps && st == TT_SUCCESS; r++) {
+        double d = 0, w = 0;
+        st = one_call(bk, prep, run, user, r >= 0, &d, &w);
+        if (r >= 0) {
+            dev[r] = d;
+            wall[r] = w;
+        }
+    }
+    if (st == TT_SUCCESS) {
+        t->reps = reps;
+        t->median_ms = median(dev, reps);
+        t->min_ms = dev[0];
+        t->wall_ms = median(wall, reps);
+    }
+    free(dev);
+    free(wall);
+    return st;
+}
