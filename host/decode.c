@@ -3,6 +3,7 @@
  * tt_dec_chunk → (tt_select for top-k) → (tt_dec_pv for cuts that need the row max/sum) →
  * tt_dec_merge with events. Dense and pre-softmax Top-θ take two launches. */
 #include "decode.h"
+#include "tune_db.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -90,6 +91,9 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const int D = s->head_dim, G = s->n_kv_heads, H = s->n_heads, B = s->batch;
     const int wg = plan->wg, group = plan->group, vec = pick_vec(D, wg);
     int ch = ctx->info.local_mem_is_dedicated ? 256 : 1024;
+    tt__tune_params tp; /* the tuning database's chunk length wins over the built-in guess */
+    if (tt__tune_context(ctx, &tp) == TT_SUCCESS && tp.chunk > 0)
+        ch = tp.chunk;
     const char *e = getenv("TT_DEC_CH");
     if (e && atoi(e) > 0)
         ch = atoi(e);

@@ -28,6 +28,9 @@ static tt_status copy_run(void *user, cl_command_queue q, cl_event *last)
     /* one float4 per work-item: on PoCL's CPU device a grid-stride loop defeats its work-group
      * vectorisation (measured ~8x slower), and on GPUs this is the plain streaming pattern */
     size_t local = c->bk->softmax_wg, global = (c->n4 + local - 1) / local * local;
+    const char *e = getenv("TT_BENCH_COPY_ITEMS");
+    if (e && atol(e) > 1)
+        global = (c->n4 / (size_t)atol(e) + local - 1) / local * local;
     if (!err)
         err = clEnqueueNDRangeKernel(q, c->bk->copy4, 1, NULL, &global, &local, 0, NULL, last);
     return err ? bench_fail((tt_status)err, "copy kernel: %s", tt_status_name(err)) : TT_SUCCESS;
@@ -35,6 +38,8 @@ static tt_status copy_run(void *user, cl_command_queue q, cl_event *last)
 
 tt_status bench_copy_gbps(bench_kernels *bk, size_t bytes, int reps, double *gbps)
 {
+    if (getenv("TT_BENCH_COPY_MIB"))
+        bytes = (size_t)atol(getenv("TT_BENCH_COPY_MIB")) << 20;
     bytes = bytes / 4096 * 4096;
     if (bytes > bk->max_alloc)
         bytes = (size_t)bk->max_alloc / 4096 * 4096;
