@@ -107,6 +107,9 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
                  local_bytes(D, group, wg, ch, vec), D, group,
                  (unsigned long long)ctx->info.local_mem_size);
     const int nc = (s->kv_len + ch - 1) / ch;
+    TT_RETURN_IF(ctx, (size_t)nc * 4 + 16u * wg > ctx->info.local_mem_size, TT_ERR_LOCAL_MEMORY,
+                 "decode: %d chunks of %d keys need more local memory in the merge than the device "
+                 "has; raise the chunk length (TOPTHETA_TUNE=CHUNK=...)", nc, ch);
     const int kind = p->mode == TT_MODE_DENSE || s->kv_len <= plan->k_eff || plan->k_eff <= 0
                          ? 0
                          : p->mode == TT_MODE_TOPK ? 2 : 1;
@@ -169,13 +172,14 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         if (!st)
             n_ev++;
     }
+    const cl_mem vsum_adv = use_vmc ? vsum : NULL; /* advanced by the chunk holding row n-1 */
     if (st == TT_SUCCESS && !(st = tt__create_kernel(ctx, prog, "tt_dec_chunk", &kc))) {
         ARGS(&q->buf, &k->buf, &v->buf, &b.lay, &H, &kv_len, &nc, &scale, &store, &kind, &place,
-             &b.thetas, &b.scores, &b.part_m, &b.part_z, &b.part_acc, &b.part_ms, &b.part_ds,
-             &b.part_dm, &b.part_kept, &b.part_union)
-        size_t sz[] = {M_, M_, M_, M_, I_, I_, I_, F_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_};
+             &b.thetas, &vsum_adv, &b.scores, &b.part_m, &b.part_z, &b.part_acc, &b.part_ms,
+             &b.part_ds, &b.part_dm, &b.part_kept, &b.part_union)
+        size_t sz[] = {M_, M_, M_, M_, I_, I_, I_, F_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_};
         (void)sizes_;
-        st = set_args(ctx, kc, "tt_dec_chunk", 21, sz, vals_);
+        st = set_args(ctx, kc, "tt_dec_chunk", 22, sz, vals_);
         if (!st)
             st = launch(ctx, queue, kc, "tt_dec_chunk", nchk * wg, bg, wg, n_ev ? 1 : num_wait,
                         n_ev ? &ev[n_ev - 1] : wait_list, &ev[n_ev]);
@@ -206,14 +210,15 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
             n_ev++;
     }
     if (st == TT_SUCCESS && !(st = tt__create_kernel(ctx, prog, "tt_dec_merge", &km))) {
-        ARGS(&v->buf, &b.lay, &H, &kv_len, &nc, &kind, &place, &sdc, &lambda, &use_vmc, &b.thetas,
-             &b.dhats, &b.rowinfo, &vsum, &have_vsum, &b.vmean, &b.part_acc, &b.part_ms, &b.part_ds,
-             &b.part_dm, &b.part_kept, &b.part_union, &o->buf, &stats, &B)
-        size_t sz[] = {M_, M_, I_, I_, I_, I_, I_, I_, F_, I_, M_, M_, M_, M_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, I_};
+        ARGS(&b.lay, &H, &kv_len, &nc, &kind, &place, &sdc, &lambda, &use_vmc, &b.thetas, &b.dhats,
+             &b.rowinfo, &vsum, &have_vsum, &b.vmean, &b.part_acc, &b.part_ms, &b.part_ds,
+             &b.part_dm, &b.part_kept, &b.part_union, &o->buf, &stats, &B, NULL)
+        size_t sz[] = {M_, I_, I_, I_, I_, I_, I_, F_, I_, M_, M_, M_, M_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, I_,
+                       nchk * sizeof(float)};
         (void)sizes_;
         st = set_args(ctx, km, "tt_dec_merge", 25, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, km, "tt_dec_merge", wg, bg, wg, 1, &ev[n_ev - 1], &ev[n_ev]);
+            st = launch(ctx, queue, km, "tt_dec_merge", wg, rows, wg, 1, &ev[n_ev - 1], &ev[n_ev]);
         if (!st)
             n_ev++;
     }

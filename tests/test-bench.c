@@ -152,7 +152,9 @@ START_TEST(test_clblast_baseline)
     check_clblast(ctx, &bk, (tt_attn_shape){1, 4, 2, 32, 96, 96, TT_DTYPE_F32});
     check_clblast(ctx, &bk, (tt_attn_shape){1, 4, 4, 16, 40, 100, TT_DTYPE_F16}); /* chunk */
     double gbps = 0;
-    ck_assert_msg(bench_copy_gbps(&bk, 1 << 20, 3, &gbps) == TT_SUCCESS, "%s", bench_error());
+    size_t bytes = (1 << 20) + 100;
+    ck_assert_msg(bench_copy_gbps(&bk, &bytes, 3, &gbps) == TT_SUCCESS, "%s", bench_error());
+    ck_assert_uint_eq(bytes, 1 << 20);
     ck_assert(gbps > 0);
     bench_kernels_destroy(&bk);
     tt_context_destroy(ctx);

@@ -166,7 +166,24 @@ inline void dec_chunk_pv(__global const KV_T *v, __constant uint *lay, int b, in
     for (int hh = 0; hh < GROUP; hh++)
         acc[hh] = (floatv)(0.0f);
     if (lane < LANES) {
-        for (int x = lane; x < total; x += LANES) {
+        int x = lane;
+        /* Four rows per step: their loads are independent, so they are in flight together
+         * instead of one latency-bound load per iteration. */
+        for (; x + 3 * LANES < total; x += 4 * LANES) {
+            const int j_0 = idx[x], j_1 = idx[x + LANES], j_2 = idx[x + 2 * LANES],
+                      j_3 = idx[x + 3 * LANES];
+            const floatv v0 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_0) + part * VEC);
+            const floatv v1 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_1) + part * VEC);
+            const floatv v2 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_2) + part * VEC);
+            const floatv v3 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_3) + part * VEC);
+            for (int hh = 0; hh < GROUP; hh++) {
+                acc[hh] = fma((floatv)(s[hh][j_0]), v0, acc[hh]);
+                acc[hh] = fma((floatv)(s[hh][j_1]), v1, acc[hh]);
+                acc[hh] = fma((floatv)(s[hh][j_2]), v2, acc[hh]);
+                acc[hh] = fma((floatv)(s[hh][j_3]), v3, acc[hh]);
+            }
+        }
+        for (; x < total; x += LANES) {
             const int jj = idx[x];
             floatv vv = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + jj) + part * VEC);
             for (int hh = 0; hh < GROUP; hh++)
@@ -211,7 +228,8 @@ inline void dec_chunk_pv(__global const KV_T *v, __constant uint *lay, int b, in
 __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
                            __global const KV_T *v, __constant uint *lay, int n_heads,
                            int kv_len, int n_chunks, float scale, int store, int kind,
-                           int placement, __global const float *thetas, __global float *scores,
+                           int placement, __global const float *thetas, __global float *vsum,
+                           __global float *scores,
                            __global float *part_m, __global float *part_z,
                            __global float *part_acc, __global float *part_ms,
                            __global float *part_ds, __global float *part_dm,
@@ -228,6 +246,11 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     __local float vred[LANES * D];
     for (int x = t; x < GROUP * D; x += WG)
         qloc[x / D][x % D] = q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
+    /* VMC: the chunk holding the new row n-1 advances the running V sum once per KV head; the
+     * merge, which runs after every chunk, then reads v̄ = vsum / n. */
+    if (vsum && c == n_chunks - 1)
+        for (int d = t; d < D; d += WG)
+            vsum[(size_t)bg * D + d] += LOAD_KV(v, ADDR(lay, LAY_V, b, g, kv_len - 1) + d);
     barrier(CLK_LOCAL_MEM_FENCE);
     dec_scores(k, lay, b, g, j0, nk, scale, qloc, s);
     barrier(CLK_LOCAL_MEM_FENCE);

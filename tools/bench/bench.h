@@ -14,7 +14,7 @@ tt_status bench_fail(tt_status st, const char *fmt, ...);
 /* Host threads for `work` independent pieces: min(work, online cores, 32), at least 1. */
 int bench_threads(int work);
 
-/* ---- workload (bench_data.c) ------------------------------------------------------------------ */
+/* ---- workload (bench_data.c) ----------------------------------------------------------------- */
 typedef struct bench_data {
     tt_attn_shape s;
     size_t qn, kn;  /* elements of Q (= O) and of K (= V) */
@@ -105,8 +105,9 @@ tt_status bench_time(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueue_fn 
                      int warmup, int reps, bench_timing *t);
 
 /* ---- baselines (bench_baselines.c) ----------------------------------------------------------- */
-/* float4 copy of a buffer of `bytes`; *gbps counts bytes read + written, median of reps. */
-tt_status bench_copy_gbps(bench_kernels *bk, size_t bytes, int reps, double *gbps);
+/* float4 copy of a buffer of *size bytes (clamped to what the device allows; *size gets the size
+ * used); *gbps counts bytes read + written, median of reps. */
+tt_status bench_copy_gbps(bench_kernels *bk, size_t *size, int reps, double *gbps);
 
 /* Dense attention through CLBlast: per (sequence, KV head) S = Q_g·K_gᵀ (the group's query rows
  * together, strided-batched SGEMM), a causal-masked softmax kernel, O = P·V. fp32 throughout:
@@ -114,7 +115,8 @@ tt_status bench_copy_gbps(bench_kernels *bk, size_t bytes, int reps, double *gbp
 typedef struct bench_clblast bench_clblast;
 int bench_have_clblast(void);
 tt_status bench_clblast_create(bench_kernels *bk, const bench_data *d, bench_clblast **out);
-tt_status bench_clblast_enqueue(void *cb, cl_command_queue q, cl_event *last); /* bench_enqueue_fn */
+/* A bench_enqueue_fn: one full dense attention through CLBlast on q. */
+tt_status bench_clblast_enqueue(void *cb, cl_command_queue q, cl_event *last);
 cl_mem bench_clblast_output(const bench_clblast *cb); /* O, fp32 head-major like bench_data.dout */
 void bench_clblast_destroy(bench_clblast *cb);
 

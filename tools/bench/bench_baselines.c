@@ -25,24 +25,23 @@ static tt_status copy_run(void *user, cl_command_queue q, cl_event *last)
     cl_ulong n = c->n4;
     if (!err)
         err = clSetKernelArg(c->bk->copy4, 2, sizeof n, &n);
-    /* one float4 per work-item: on PoCL's CPU device a grid-stride loop defeats its work-group
-     * vectorisation (measured ~8x slower), and on GPUs this is the plain streaming pattern */
+    /* One float4 per work-item: on PoCL's CPU device a grid-stride loop defeats its work-group
+     * vectorisation (~8x slower), and on the H200 2-16 float4 per item lost 1-5 %. */
     size_t local = c->bk->softmax_wg, global = (c->n4 + local - 1) / local * local;
-    const char *e = getenv("TT_BENCH_COPY_ITEMS");
-    if (e && atol(e) > 1)
-        global = (c->n4 / (size_t)atol(e) + local - 1) / local * local;
     if (!err)
         err = clEnqueueNDRangeKernel(q, c->bk->copy4, 1, NULL, &global, &local, 0, NULL, last);
     return err ? bench_fail((tt_status)err, "copy kernel: %s", tt_status_name(err)) : TT_SUCCESS;
 }
 
-tt_status bench_copy_gbps(bench_kernels *bk, size_t bytes, int reps, double *gbps)
+tt_status bench_copy_gbps(bench_kernels *bk, size_t *size, int reps, double *gbps)
 {
-    if (getenv("TT_BENCH_COPY_MIB"))
-        bytes = (size_t)atol(getenv("TT_BENCH_COPY_MIB")) << 20;
-    bytes = bytes / 4096 * 4096;
+    size_t bytes = *size;
     if (bytes > bk->max_alloc)
-        bytes = (size_t)bk->max_alloc / 4096 * 4096;
+        bytes = (size_t)bk->max_alloc;
+    if (bytes > bk->global_mem / 4) /* two buffers next to the workload */
+        bytes = (size_t)(bk->global_mem / 4);
+    bytes = bytes / 4096 * 4096;
+    *size = bytes;
     copy_job c = {bk, NULL, NULL, bytes / 16};
     cl_int err;
     c.src = clCreateBuffer(bk->cx, CL_MEM_READ_WRITE, bytes, NULL, &err);
@@ -190,7 +189,8 @@ tt_status bench_clblast_enqueue(void *user, cl_command_queue q, cl_event *last)
 #else
     bench_clblast *cb = user;
     const tt_attn_shape *s = &cb->s;
-    const size_t D = s->head_dim, KL = s->kv_len, rows = (size_t)s->n_heads / s->n_kv_heads * s->q_len;
+    const size_t D = s->head_dim, KL = s->kv_len;
+    const size_t rows = (size_t)s->n_heads / s->n_kv_heads * s->q_len;
     const float scale = 1.0f / sqrtf((float)D);
     const int QL = s->q_len, KLi = s->kv_len;
     cl_event ev = NULL;

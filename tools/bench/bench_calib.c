@@ -96,7 +96,7 @@ typedef struct {
     int oom;
 } cal_job;
 
-/* Σ over a row of the exp-weight (relative to the row max) of what a θ drops: D̂ for offline SDC. */
+/* Σ over a row of the exp-weight (relative to the row max) of what θ drops: D̂ for offline SDC. */
 static double dropped(const double *x, int n, double m, tt_placement pl, double theta)
 {
     double dh = 0;
@@ -158,11 +158,12 @@ static void *cal_worker(void *arg)
     const int H = s->n_heads, p0 = s->kv_len - s->q_len, B = s->batch;
     const size_t cap = (size_t)WINDOW * B * s->kv_len;
     double *xs = malloc(sizeof *xs * cap), *pool = malloc(sizeof *pool * cap);
-    cal_row rows[WINDOW * 8];
-    if (!xs || !pool || B > 8) {
+    cal_row *rows = malloc(sizeof *rows * (size_t)WINDOW * B);
+    if (!xs || !pool || !rows) {
         j->oom = 1;
         free(xs);
         free(pool);
+        free(rows);
         return NULL;
     }
     for (int h = j->first; h < H; h += j->step) {
@@ -216,6 +217,7 @@ static void *cal_worker(void *arg)
     }
     free(xs);
     free(pool);
+    free(rows);
     return NULL;
 }
 

@@ -8,12 +8,11 @@
 #include <time.h>
 
 /* WG (power of two) is set at build time. Softmax rows are the score rows of the CLBlast
- * baseline: row r belongs to query row i = r % q_len, which sees keys j < kv_len − q_len + i + 1. */
+ * baseline: row r belongs to query row i = r % q_len, which sees keys j < kv_len - q_len + i + 1. */
 static const char bench_cl_source[] =
     "__kernel void bench_stamp(__global int *x) { x[0] = 1; }\n"
     "__kernel void bench_copy4(__global const float4 *src, __global float4 *dst, ulong n)\n"
-    "{ size_t g = get_global_size(0);\n"
-    "  for (size_t i = get_global_id(0); i < n; i += g) dst[i] = src[i]; }\n"
+    "{ size_t i = get_global_id(0); if (i < n) dst[i] = src[i]; }\n"
     "__kernel void bench_f16_to_f32(__global const half *src, __global float *dst)\n"
     "{ size_t i = get_global_id(0); dst[i] = vload_half(i, src); }\n"
     "__kernel __attribute__((reqd_work_group_size(WG, 1, 1)))\n"

@@ -41,7 +41,10 @@ while [ $# -gt 0 ]; do
 done
 
 bin=$build/tools/cli/toptheta
-[ -x "$bin" ] || { echo "perf-table.sh: $bin not found (build first, or pass --build DIR)" >&2; exit 1; }
+if [ ! -x "$bin" ]; then
+    echo "perf-table.sh: $bin not found (build first, or pass --build DIR)" >&2
+    exit 1
+fi
 [ -n "$out" ] || out=perf-$(hostname)-$(date +%Y%m%d-%H%M)
 shape="--heads 32 --kv-heads 8 --head-dim 128 --dtype f16"
 keeps=1,0.3,0.1

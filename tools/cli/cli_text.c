@@ -36,7 +36,7 @@ int cli_text_tokens(int argc, char **argv, const tm_model *m, tm_tokens **out)
     tm_text_config tc;
     tm_text_config_init(&tc);
     long ctx = cli_opt_long(argc, argv, "ctx", 0), stride = cli_opt_long(argc, argv, "stride", 0);
-    if (ctx < 0 || ctx > m->cfg.seq_len || stride < 0 || stride > ctx) {
+    if (ctx < 0 || ctx > m->cfg.seq_len || stride < 0 || stride > (ctx ? ctx : m->cfg.seq_len)) {
         fprintf(stderr, "error: --ctx must be in 1..%d and --stride in 1..ctx (0 = defaults)\n",
                 m->cfg.seq_len);
         return 2;

@@ -247,7 +247,7 @@ int cmd_calibrate(int argc, char **argv)
     static const char *const known[] = {"model", "tokens", "k", "layer-k", "placement", "sigma",
                                         "tac", "tac-sdc", "sample", "every", "seed", "smooth",
                                         "max-seqs", "plot", "kv", "device", "backend", "json",
-                                        "out", "help", NULL};
+                                        "out", "help", "text", "ctx", "stride", "range", NULL};
     if (cli_flag(argc, argv, "help"))
         return usage(), 0;
     if (!cli_check_options(argc, argv, known, "calibrate"))
@@ -264,7 +264,8 @@ int cmd_calibrate(int argc, char **argv)
     double sigma = cli_opt_double(argc, argv, "sigma", 0.0);
     double sample = cli_opt_double(argc, argv, "sample", 1.0);
     int json = cli_flag(argc, argv, "json"), tac = cli_flag(argc, argv, "tac");
-    if (!mpath || !tpath || !out || (kdef < 1 && !cli_opt(argc, argv, "layer-k")))
+    const char *text = cli_opt(argc, argv, "text");
+    if (!mpath || !tpath == !text || !out || (kdef < 1 && !cli_opt(argc, argv, "layer-k")))
         return usage(), 2;
     int place = !pl || !strcmp(pl, "pre") ? 0
                 : !strcmp(pl, "post")       ? 1
@@ -286,13 +287,18 @@ int cmd_calibrate(int argc, char **argv)
     tt_attn_params *params = NULL;
     char *svg = NULL;
     size_t svg_len = 0;
-    tt_status st = tm_model_load(mpath, &m, msg, sizeof msg);
+    tt_status st = tm_model_open(mpath, &m, msg, sizeof msg);
     if (st != TT_SUCCESS) {
         fprintf(stderr, "error: model: %s: %s\n", tt_status_name(st), msg);
         goto done;
     }
     const tm_config *c = &m->cfg;
-    if ((st = tm_tokens_load(tpath, c->vocab_size, &toks, msg, sizeof msg)) != TT_SUCCESS) {
+    if (!tpath) { /* --text: tokenised and cut into windows (use stride = ctx here: overlapping
+                   * windows would observe the same rows twice) */
+        if ((rc = cli_text_tokens(argc, argv, m, &toks)) != 0)
+            goto done;
+        rc = 1;
+    } else if ((st = tm_tokens_load(tpath, c->vocab_size, &toks, msg, sizeof msg)) != TT_SUCCESS) {
         fprintf(stderr, "error: tokens: %s: %s\n", tt_status_name(st), msg);
         goto done;
     }
@@ -316,8 +322,8 @@ int cmd_calibrate(int argc, char **argv)
     const char *base = strrchr(mpath, '/') ? strrchr(mpath, '/') + 1 : mpath;
     snprintf(mt->model_name, sizeof mt->model_name, "%.63s", base);
     mt->tac = tac;
-    if ((st = tc_sha256_file(tpath, mt->token_hash)) != TT_SUCCESS) {
-        fprintf(stderr, "error: %s: cannot hash the token file\n", tpath);
+    if ((st = tc_sha256_file(tpath ? tpath : text, mt->token_hash)) != TT_SUCCESS) {
+        fprintf(stderr, "error: %s: cannot hash the token file\n", tpath ? tpath : text);
         goto done;
     }
     char mhex[65]; /* model identity: the first 64 bits of the weight file's SHA-256 */
@@ -327,6 +333,8 @@ int cmd_calibrate(int argc, char **argv)
     }
     cfg.layer_k = ks;
     cfg.max_n = c->seq_len;
+    for (int i = 0; i < toks->n_seqs; i++) /* rows never exceed the longest window */
+        cfg.max_n = i == 0 || toks->len[i] > cfg.max_n ? toks->len[i] : cfg.max_n;
     cfg.sample_p = sample, cfg.sample_every = (int)every, cfg.seed = (uint64_t)seed;
     cfg.smooth = (int)smooth;
     cfg.dhat = 1;

@@ -9,8 +9,8 @@
 
 int cmd_selftest(int argc, char **argv)
 {
-    static const char *const known[] = {"json", "device", "seed", "short", "verbose", "filter",
-                                        NULL};
+    static const char *const known[] = {"json",    "device", "seed", "short",
+                                        "verbose", "filter", "big",  NULL};
     if (!cli_check_options(argc, argv, known, "selftest"))
         return 2;
     tt_context *ctx = cli_context(argc, argv);
@@ -19,7 +19,7 @@ int cmd_selftest(int argc, char **argv)
     uint64_t seed = (uint64_t)cli_opt_long(argc, argv, "seed", 0);
     if (!seed)
         seed = (uint64_t)time(NULL) ^ ((uint64_t)clock() << 20);
-    tt_selftest_opts o = {seed, cli_flag(argc, argv, "short") ? 0 : 1,
+    tt_selftest_opts o = {seed, cli_flag(argc, argv, "big") ? 2 : cli_flag(argc, argv, "short") ? 0 : 1,
                           cli_flag(argc, argv, "verbose"), cli_flag(argc, argv, "json"),
                           cli_opt(argc, argv, "filter")};
     int failed = tt_selftest_run(ctx, &o, stdout);

@@ -45,8 +45,42 @@ static const int decode_len[] = {1, -1, -2, 37, 63, 65, 129, 257, 1000, 1025, 40
 static const int prefill_q[] = {1, 5, 17, 33, 64, 70, 3, 29};
 static const int prefill_p0[] = {0, -1, -3, 3, 100, 500, 4083, 211};
 
+/* Level 2: a few large cases (long prefill chunks at n = 8192, decode at n = 131072) for GPUs. */
+static int big_cases(tt_case *cases, int cap)
+{
+    static const struct {
+        int q_len, kv_len, heads, kv_heads, variant;
+    } big[] = {
+        {8192, 8192, 1, 1, 0},  {512, 8192, 4, 1, 0},  {512, 8192, 4, 1, 4}, {512, 8192, 4, 1, 8},
+        {512, 8192, 4, 1, 10},  {1, 131072, 8, 2, 0},  {1, 131072, 8, 2, 5}, {1, 131072, 8, 2, 9},
+        {1, 32768, 32, 8, 2},
+    };
+    int n = 0;
+    for (size_t i = 0; i < sizeof big / sizeof big[0] && n < cap; i++) {
+        tt_case *c = &cases[n++];
+        memset(c, 0, sizeof *c);
+        c->shape = (tt_attn_shape){1, big[i].heads, big[i].kv_heads, 128, big[i].q_len,
+                                   big[i].kv_len, TT_DTYPE_F16};
+        const variant *va = &variants[big[i].variant];
+        tt_attn_params_init(&c->params);
+        c->params.mode = va->mode;
+        c->params.placement = va->placement;
+        c->params.sdc = va->sdc;
+        c->params.sdc_lambda = va->lambda;
+        c->params.vmc = va->vmc;
+        c->variant = big[i].variant;
+        c->k = 64;
+        c->params.k = va->mode == TT_MODE_DENSE ? 0 : 64;
+        c->use_vsum = va->vmc;
+        c->llm_like = 1;
+    }
+    return n;
+}
+
 int tt_sweep_cases(tt_case *cases, int cap, int level)
 {
+    if (level >= 2)
+        return big_cases(cases, cap);
     static const int dims_full[] = {8, 64, 128}, dims_short[] = {64};
     static const int gqa_full[] = {1, 2, 4, 8}, gqa_short[] = {1, 4};
     const int *dims = level ? dims_full : dims_short;

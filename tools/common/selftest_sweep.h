@@ -27,7 +27,8 @@ typedef struct tt_case_result {
 int tt_sweep_n_variants(void);
 const char *tt_sweep_variant_name(int variant);
 
-/* Fills up to cap cases; level 0 = short (demo), 1 = full selftest. Returns the count. */
+/* Fills up to cap cases; level 0 = short (demo), 1 = full selftest, 2 = a few large cases for
+ * GPUs (n up to 131072). Returns the count. */
 int tt_sweep_cases(tt_case *cases, int cap, int level);
 
 /* Runs one case on fresh data from seed: reference vs device with poisoned outputs. Returns

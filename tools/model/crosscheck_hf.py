@@ -95,7 +95,9 @@ def main():
         ids = [int(t) for t in sys.argv[3].split()]
         ref = forward(hp, w, ids)
         for t in range(len(ids)):
-            print(t, "argmax", int(ref[t].argmax()), "logits[0:4]", [round(float(v), 6) for v in ref[t][:4]])
+            a = int(ref[t].argmax())
+            print("pos %d argmax %d logit %.6f  logits[0:4] %s" % (
+                t, a, ref[t][a], " ".join("%.6f" % v for v in ref[t][:4])))
         return
     tool, text, n = sys.argv[2], sys.argv[3], int(sys.argv[4])
     frm = sys.argv[5] if len(sys.argv) > 5 else "0"

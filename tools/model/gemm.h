@@ -16,9 +16,11 @@ typedef struct tm_gemm tm_gemm;
 
 /* A GEMM engine for one runner. weights[0..n_floats) is the model's single weight block: every W
  * passed to tm_gemm_run must point inside it (its device copy is addressed by offset). queue NULL,
- * a build without CLBlast, or $TOPTHETA_GEMM=host give a host-only engine; $TOPTHETA_GEMM=device
- * uses the device for every T (tests), the default ("auto") from min_rows rows on. max_rows is the
- * most rows one call passes. Returns NULL only when out of host memory. */
+ * a build without CLBlast, a CPU device (PoCL: CLBlast measured 2.5 GFLOPS there against 16 for
+ * the host GEMM) or $TOPTHETA_GEMM=host give a host-only engine. Otherwise ("auto") products of
+ * at least $TOPTHETA_GEMM_MIN_ROWS (32) rows and 65536 weights go to CLBlast; TOPTHETA_GEMM=device
+ * sends every product there, CPU devices included. max_rows is the most rows one call passes.
+ * Returns NULL only when out of host memory. */
 tm_gemm *tm_gemm_create(cl_context clc, cl_command_queue queue, const float *weights,
                         size_t n_floats, int max_rows, int max_in, int max_out);
 void tm_gemm_destroy(tm_gemm *g);

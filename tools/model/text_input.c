@@ -205,8 +205,9 @@ tt_status tm_text_load(const tm_model *m, const char *path, const tm_text_config
     size_t len = 0, n = 0;
     int *ids = NULL;
     tt_status st = tm_text_read_file(path, &text, &len, msg, msg_size);
-    if (st == TT_SUCCESS)
-        st = tm_text_encode(m, text, len, c.from, c.to, &ids, &n, msg, msg_size);
+    if (st != TT_SUCCESS)
+        return st; /* its message names the file already */
+    st = tm_text_encode(m, text, len, c.from, c.to, &ids, &n, msg, msg_size);
     free(text);
     if (st == TT_SUCCESS)
         st = tm_text_windows(ids, n, ctx, stride, bos ? m->bos_id : -1, out, msg, msg_size);
