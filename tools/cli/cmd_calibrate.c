@@ -395,12 +395,32 @@ int cmd_calibrate(int argc, char **argv)
             goto done;
         }
     }
+    /* All or nothing, and nothing the user had is lost: the plot goes to a temp file beside its
+     * target first, the table is saved atomically, and only then is the plot renamed into place. */
+    char plot_tmp[4200] = "";
+    if (plot) {
+        snprintf(plot_tmp, sizeof plot_tmp, "%s.tmp.XXXXXX", plot);
+        int fd = mkstemp(plot_tmp);
+        FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+        int ok = f && fwrite(svg, 1, svg_len, f) == svg_len && fflush(f) == 0 && fsync(fd) == 0;
+        if (f ? fclose(f) != 0 : (fd >= 0 && close(fd) != 0))
+            ok = 0;
+        if (!ok) {
+            fprintf(stderr, "error: calibrate: cannot write the plot %s\n", plot);
+            if (fd >= 0)
+                unlink(plot_tmp);
+            goto done;
+        }
+    }
     if ((st = tt_table_save(table, out)) != TT_SUCCESS) {
         rc = cli_error(out, st, NULL);
+        if (plot)
+            unlink(plot_tmp);
         goto done;
     }
-    if (plot && cli_write_atomic(plot, svg, svg_len) != 0) {
-        remove(out); /* all or nothing: the table without its plot is not the requested output */
+    if (plot && rename(plot_tmp, plot) != 0) {
+        fprintf(stderr, "error: calibrate: cannot rename the plot into %s\n", plot);
+        unlink(plot_tmp);
         goto done;
     }
     summary(acc, table, out, plot, json, n_seqs, since(&pg.t0));
