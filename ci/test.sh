@@ -10,9 +10,9 @@ cd "$(dirname "$0")/.."
 export POCL_CACHE_DIR="$PWD/build/pocl-cache"
 # Seconds per fuzzer (3 fuzzers); TT_CI_QUICK=1 skips the sanitizer, valgrind and fuzz phases.
 FUZZ_SECONDS=${TT_FUZZ_SECONDS:-60}
-# Valgrind runs these suites only: the device-heavy rest (kernels, model, cache, calib) costs
-# 10-50x under memcheck and is covered by the ASan phase at the same small sizes.
-VALGRIND_SUITES=${TT_VALGRIND_SUITES:-"status fp16 table table-file reference device api badinput faults concurrency nonfinite"}
+# Valgrind runs these suites only (those that exist in this tree): kernels, model, cache, api and
+# reference are left out, see docs/RELIABILITY.md; the ASan phase runs them all at the same sizes.
+VALGRIND_SUITES=${TT_VALGRIND_SUITES:-"status fp16 table table-file device badinput faults concurrency nonfinite gguf tokenizer calib tune"}
 status=0
 summary=()
 t0=$SECONDS
@@ -58,9 +58,11 @@ if [ "${TT_CI_QUICK:-0}" != 1 ]; then
 
     echo "== 3/4 valgrind memcheck (TT_TEST_LEVEL=small): $VALGRIND_SUITES =="
     t=$SECONDS
-    # shellcheck disable=SC2086 # the suite list is split on purpose
+    listed=$(meson test -C build --list 2>/dev/null | sed 's|.* / ||')
+    run=()
+    for s in $VALGRIND_SUITES; do grep -qx "$s" <<<"$listed" && run+=("$s"); done
     meson test -C build --setup valgrind --no-rebuild --print-errorlogs --num-processes 1 \
-        $VALGRIND_SUITES || status=1
+        "${run[@]}" || status=1
     record "valgrind" build/meson-logs/testlog-valgrind.json "$t"
 
     echo "== 4/4 libFuzzer, ${FUZZ_SECONDS}s per harness =="

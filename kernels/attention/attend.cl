@@ -116,8 +116,9 @@ __kernel void tt_attend(__global const float *q, __global const KV_T *k, __globa
                     const int d = d0 + r * WG;
                     if (d < D) {
                         const float vv = LOAD_KV(v, vb + d);
-                        for (int hh = 0; hh < GROUP; hh++)
-                            acc[hh][r] = fma(pl[hh][tt], vv, acc[hh][r]);
+                        for (int hh = 0; hh < GROUP; hh++) /* skip heads that did not keep it */
+                            if (pl[hh][tt] != 0.0f)
+                                acc[hh][r] = fma(pl[hh][tt], vv, acc[hh][r]);
                     }
                 }
             }

@@ -160,7 +160,8 @@ inline void dec_chunk_pv(__global const KV_T *v, __constant uint *lay, int b, in
             idx[slot++] = t * KPT + x;
     barrier(CLK_LOCAL_MEM_FENCE);
 
-    /* P·V: thread (lane, part) owns VEC dimensions of every LANES-th kept row. */
+    /* P·V: thread (lane, part) owns VEC dimensions of every LANES-th kept row. A head that did not
+     * keep a row of the union skips it (weight 0 × a NaN in V would still poison its output). */
     const int lane = t / TPR, part = t % TPR;
     floatv acc[GROUP];
     for (int hh = 0; hh < GROUP; hh++)
@@ -177,17 +178,17 @@ inline void dec_chunk_pv(__global const KV_T *v, __constant uint *lay, int b, in
             const floatv v2 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_2) + part * VEC);
             const floatv v3 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_3) + part * VEC);
             for (int hh = 0; hh < GROUP; hh++) {
-                acc[hh] = fma((floatv)(s[hh][j_0]), v0, acc[hh]);
-                acc[hh] = fma((floatv)(s[hh][j_1]), v1, acc[hh]);
-                acc[hh] = fma((floatv)(s[hh][j_2]), v2, acc[hh]);
-                acc[hh] = fma((floatv)(s[hh][j_3]), v3, acc[hh]);
+                acc[hh] = s[hh][j_0] != 0.0f ? fma((floatv)(s[hh][j_0]), v0, acc[hh]) : acc[hh];
+                acc[hh] = s[hh][j_1] != 0.0f ? fma((floatv)(s[hh][j_1]), v1, acc[hh]) : acc[hh];
+                acc[hh] = s[hh][j_2] != 0.0f ? fma((floatv)(s[hh][j_2]), v2, acc[hh]) : acc[hh];
+                acc[hh] = s[hh][j_3] != 0.0f ? fma((floatv)(s[hh][j_3]), v3, acc[hh]) : acc[hh];
             }
         }
         for (; x < total; x += LANES) {
             const int jj = idx[x];
             floatv vv = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + jj) + part * VEC);
             for (int hh = 0; hh < GROUP; hh++)
-                acc[hh] = fma((floatv)(s[hh][jj]), vv, acc[hh]);
+                acc[hh] = s[hh][jj] != 0.0f ? fma((floatv)(s[hh][jj]), vv, acc[hh]) : acc[hh];
         }
     }
     for (int hh = 0; hh < GROUP; hh++) {
