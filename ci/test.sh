@@ -10,8 +10,6 @@ cd "$(dirname "$0")/.."
 export POCL_CACHE_DIR="$PWD/build/pocl-cache"
 # Seconds per fuzzer (3 fuzzers); TT_CI_QUICK=1 skips the sanitizer, valgrind and fuzz phases.
 FUZZ_SECONDS=${TT_FUZZ_SECONDS:-60}
-# Valgrind runs these suites only (those that exist in this tree): kernels, model, cache, api and
-# reference are left out, see docs/RELIABILITY.md; the ASan phase runs them all at the same sizes.
 # Valgrind runs these suites only: kernels, model, cache, calib, tune and api cost 10-50x under
 # memcheck (api also trips PoCL-internal reports) and are covered by the ASan phase at the same sizes.
 VALGRIND_SUITES=${TT_VALGRIND_SUITES:-"status fp16 table table-file reference device badinput faults concurrency nonfinite"}
