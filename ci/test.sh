@@ -52,9 +52,12 @@ if [ "${TT_CI_QUICK:-0}" != 1 ]; then
     t=$SECONDS
     [ -f build-asan/build.ninja ] ||
         meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
-    ninja -C build-asan >/dev/null
-    meson test -C build-asan --setup sanitize --print-errorlogs --num-processes 1 || status=1
-    record "asan+ubsan" build-asan/meson-logs/testlog-sanitize.json "$t"
+    if ninja -C build-asan >/dev/null; then
+        meson test -C build-asan --setup sanitize --print-errorlogs --num-processes 1 || status=1
+        record "asan+ubsan" build-asan/meson-logs/testlog-sanitize.json "$t"
+    else
+        status=1 total_bad=$((total_bad + 1)) summary+=("asan+ubsan: build failed")
+    fi
 
     echo "== 3/4 valgrind memcheck (TT_TEST_LEVEL=small): $VALGRIND_SUITES =="
     t=$SECONDS
@@ -68,12 +71,14 @@ if [ "${TT_CI_QUICK:-0}" != 1 ]; then
     echo "== 4/4 libFuzzer, ${FUZZ_SECONDS}s per harness =="
     t=$SECONDS
     [ -f build-fuzz/build.ninja ] || CC=clang CXX=clang++ meson setup build-fuzz >/dev/null
-    ninja -C build-fuzz fuzz/fuzz-table fuzz/fuzz-model fuzz/fuzz-thtxt >/dev/null
-    fuzz_line="" crashes=0
-    for f in table model thtxt; do
+    fuzz_line="" crashes=0 fuzzers="table model thtxt"
+    if ! ninja -C build-fuzz fuzz/fuzz-table fuzz/fuzz-model fuzz/fuzz-thtxt >/dev/null; then
+        status=1 total_bad=$((total_bad + 1)) fuzzers="" fuzz_line="build failed, "
+    fi
+    for f in $fuzzers; do # split on purpose
         work=$(mktemp -d) # new inputs stay out of the repository's seed corpus
         log="build-fuzz/fuzz-$f.log"
-        if ./build-fuzz/fuzz/fuzz-$f -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
+        if ./build-fuzz/fuzz/fuzz-"$f" -max_total_time="$FUZZ_SECONDS" -print_final_stats=1 \
             -artifact_prefix="build-fuzz/fuzz-$f-" "$work" "fuzz/corpus/$f" >"$log" 2>&1; then
             total_ok=$((total_ok + 1))
         else

@@ -69,7 +69,7 @@ typedef struct call {
 static tt_context *ctx, *other;
 static cl_context cx, ocx;
 static cl_command_queue queue, oqueue, orphan_queue;
-static cl_mem bq, bk, bv, bo, small, foreign, orphan, vsum_ok;
+static cl_mem bq, bk, bv, bo, small, foreign, orphan;
 static float *hq, *hk, *hv, *ho;
 static tt_table *tab, *tab_wide, *tab_kv1, *tab_d32, *tab_post, *tab_hole;
 static cl_ulong local_mem;
@@ -119,7 +119,6 @@ static void setup(void)
     bk = mk(cx, (size_t)G * N * D * 4);
     bv = mk(cx, (size_t)G * N * D * 4);
     small = mk(cx, 16);
-    vsum_ok = mk(cx, (size_t)G * D * 4);
     foreign = mk(ocx, (size_t)HMAX * N * D * 4);
     /* A buffer and a queue that outlive the tt_context that made them ("released" objects that
      * stay detectable: they still name their own, now private, OpenCL context). */
@@ -149,7 +148,7 @@ static void setup(void)
 
 static void teardown(void)
 {
-    cl_mem all[] = {bq, bk, bv, bo, small, vsum_ok, foreign, orphan};
+    cl_mem all[] = {bq, bk, bv, bo, small, foreign, orphan};
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
         clReleaseMemObject(all[i]);
     clReleaseCommandQueue(orphan_queue);
@@ -279,7 +278,11 @@ static void long_k(call *c)
     X("short buffer", "stats", c->stats = small, TT_ERR_BUFFER_TOO_SMALL, NA, NA)                  \
     X("short buffer", "vsum", topk(c, 4); c->pa.vmc = 1; c->vsum = small,                          \
       TT_ERR_BUFFER_TOO_SMALL, NA, NA)                                                             \
-    X("range", "K offset 2^33", c->tk.offset = (size_t)1 << 33, TT_ERR_UNSUPPORTED, NA, NA)        \
+    X("range", "K offset 2^33", c->tk.offset = (size_t)1 << 33, TT_ERR_BAD_STRIDE, NA, NA)         \
+    X("overflow", "batch 2, K stride_batch 2^64-16 (would wrap)", c->sh.batch = 2;                 \
+      c->tk.stride_batch = SIZE_MAX - 15, TT_ERR_BAD_STRIDE, NA, NA)                               \
+    X("range", "Q heads 2^31 apart (span beyond 2^32)", c->tq.stride_head = (size_t)1 << 31,       \
+      TT_ERR_UNSUPPORTED, NA, NA)                                                                  \
     X("inconsistent", "O aliases Q", c->to.buf = bq, TT_INVALID_VALUE, NA, NA)
 #define TABLE_ROWS(X)                                                                              \
     X("table", "layer beyond the table", theta(c, tab); c->pa.layer = 2, BAD3(TT_ERR_TABLE_RANGE)) \
