@@ -32,6 +32,12 @@ static tt_status check_tensor(tt_context *ctx, const char *name, const tt_tensor
                  "attention: tensor %s belongs to another OpenCL context", name);
     size_t size = 0;
     clGetMemObjectInfo(t->buf, CL_MEM_SIZE, sizeof size, &size, NULL);
+    /* Kernels address with 32-bit indices; refusing larger offsets and strides first also keeps
+     * the size_t arithmetic below from wrapping around. */
+    TT_RETURN_IF(ctx, t->offset > 0xffffffffu || t->stride_batch > 0xffffffffu ||
+                          t->stride_head > 0xffffffffu || t->stride_row > 0xffffffffu,
+                 TT_ERR_BAD_STRIDE, "attention: tensor %s: offset or stride beyond 2^32 elements",
+                 name);
     /* Sort the (stride, count) pairs of the outer axes; each stride must step over everything the
      * inner axes cover, which is what "no two elements alias" means for such a view. */
     size_t st[3] = {t->stride_batch, t->stride_head, t->stride_row};
