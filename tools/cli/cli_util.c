@@ -104,3 +104,41 @@ int cli_error(const char *what, int status, const tt_context *ctx)
     fprintf(stderr, "error: %s: %s: %s\n", what, tt_status_name(status), tt_last_error(ctx));
     return 1;
 }
+
+int cli_parse_layer_k(const char *opt, const char *spec, long def, int L, int *ks)
+{
+    for (int l = 0; l < L; l++)
+        ks[l] = (int)def;
+    for (const char *p = spec; p && *p;) {
+        char *end;
+        long l = strtol(p, &end, 10), k;
+        if (end == p || *end != ':' || l < 0 || l >= L)
+            return fprintf(stderr, "error: --%s: expected layer:k with layer in 0..%d at '%s'\n",
+                           opt, L - 1, p), 2;
+        p = end + 1;
+        k = strtol(p, &end, 10);
+        if (end == p || (*end && *end != ',') || k > 1 << 24)
+            return fprintf(stderr, "error: --%s: bad k at '%s'\n", opt, p), 2;
+        ks[l] = (int)(k < 0 ? 0 : k);
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}
+
+int cli_parse_int_list(const char *opt, const char *spec, int *out, int cap, int *count)
+{
+    *count = 0;
+    for (const char *p = spec; p && *p;) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || (*end && *end != ',') || v < 1 || v > 1 << 24)
+            return fprintf(stderr, "error: --%s: expected integers in 1..%d separated by commas "
+                           "at '%s'\n", opt, 1 << 24, p), 2;
+        if (*count == cap)
+            return fprintf(stderr, "error: --%s: more than %d values\n", opt, cap), 2;
+        out[(*count)++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    return 0;
+}

@@ -1,7 +1,8 @@
 /* cmd_calibrate.c — `toptheta calibrate`: runs a model over a token file, feeds every layer's score
  * rows (observed before that layer's attention, optionally with top-k at calibration) to the calib/
  * accumulator, and writes the threshold table (and an SVG of θ(n)) only once everything succeeded,
- * each atomically, so a failed or interrupted run leaves no partial output. */
+ * each atomically, so a failed or interrupted run leaves no partial output. With --budget a first
+ * pass (calibrate_budget.c) chooses the per-layer k. */
 #include "calib.h"
 #include "commands.h"
 #include "model/model.h"
@@ -16,8 +17,9 @@ int cli_write_atomic(const char *path, const void *data, size_t len); /* cmd_tab
 static void usage(void)
 {
     fprintf(stderr,
-            "usage: toptheta calibrate --model M --tokens T --k K --out FILE\n"
-            "       [--layer-k 0:128,1:64] [--placement pre|post|rel] [--sigma C] [--tac]\n"
+            "usage: toptheta calibrate --model M --tokens T (--k K [--layer-k 0:128,1:64] |\n"
+            "       --budget F [--budget-k 16,32,...] [--budget-sample P]) --out FILE\n"
+            "       [--placement pre|post|rel] [--sigma C] [--tac]\n"
             "       [--tac-sdc none|exact] [--sample P] [--every R] [--seed S] [--smooth W]\n"
             "       [--max-seqs N] [--plot FILE.svg] [--kv f32|f16] [--json] [--device SEL]\n"
             "       [--backend device|reference]\n"
@@ -26,33 +28,20 @@ static void usage(void)
             "--k per layer (k <= 0: never thresholded). --tac runs exact top-k in every layer\n"
             "while calibrating (no compensation unless --tac-sdc exact). --sample keeps each row\n"
             "with probability P, --every every R-th row of each (layer, head, n); --smooth\n"
-            "averages W neighbouring lengths. D-hat (offline SDC) curves are always stored.\n");
-}
-
-/* --k plus "--layer-k l:k,l:k" into ks[L]. 0 on success. */
-static int parse_layer_k(const char *spec, long def, int L, int *ks)
-{
-    for (int l = 0; l < L; l++)
-        ks[l] = (int)def;
-    for (const char *p = spec; p && *p;) {
-        char *end;
-        long l = strtol(p, &end, 10), k;
-        if (end == p || *end != ':' || l < 0 || l >= L)
-            return fprintf(stderr, "error: --layer-k: expected layer:k with layer in 0..%d at "
-                           "'%s'\n", L - 1, p), 2;
-        p = end + 1;
-        k = strtol(p, &end, 10);
-        if (end == p || (*end && *end != ',') || k > 1 << 24)
-            return fprintf(stderr, "error: --layer-k: bad k at '%s'\n", p), 2;
-        ks[l] = (int)(k < 0 ? 0 : k);
-        p = *end ? end + 1 : end;
-    }
-    return 0;
+            "averages W neighbouring lengths. D-hat (offline SDC) curves are always stored.\n"
+            "--budget F chooses k per layer instead: a first dense pass samples rows with\n"
+            "probability P (default 0.02; --seed) and measures, for every candidate k (default\n"
+            "16,24,32,48,64,96,128,192,256,384,512), the softmax mass top-k drops and the\n"
+            "elements it keeps; more k goes to the layers where it removes the most dropped mass\n"
+            "per kept element, while the mean kept fraction over layers stays <= F. The choice\n"
+            "and the uniform k with the same budget are printed; then the table is calibrated\n"
+            "with that k per layer, as if --layer-k had been given.\n");
 }
 
 typedef struct progress {
     int tty, last_pct;
     struct timespec t0;
+    const char *label;
 } progress;
 
 static double since(const struct timespec *t0)
@@ -75,10 +64,33 @@ static void show_progress(progress *pg, int done, int total)
     for (int i = 0; i < 30; i++)
         bar[i] = i < fill ? '#' : '.';
     bar[30] = '\0';
-    fprintf(stderr, "%scalibrate [%s] %d/%d sequences  %3d%%  elapsed %.0fs  ETA %.0fs%s",
-            pg->tty ? "\r" : "", bar, done, total, pct, el, eta,
+    fprintf(stderr, "%s%s [%s] %d/%d sequences  %3d%%  elapsed %.0fs  ETA %.0fs%s",
+            pg->tty ? "\r" : "", pg->label, bar, done, total, pct, el, eta,
             pg->tty && done < total ? "" : "\n");
     fflush(stderr);
+}
+
+int cli_calib_pass(tm_runner *r, const tm_tokens *toks, int n_seqs, const char *label,
+                   const char *why, int *truncated)
+{
+    int max_seq = tm_runner_get_config(r)->max_seq;
+    progress pg = {isatty(2), -100, {0, 0}, label};
+    clock_gettime(CLOCK_MONOTONIC, &pg.t0);
+    show_progress(&pg, 0, n_seqs);
+    for (int s = 0; s < n_seqs; s++) {
+        int n = toks->len[s] < max_seq ? toks->len[s] : max_seq;
+        if (truncated)
+            *truncated += toks->len[s] > max_seq;
+        tm_runner_reset(r);
+        tt_status st = tm_forward(r, toks->seq[s], n, NULL, 0);
+        if (st != TT_SUCCESS) {
+            fprintf(stderr, "\nerror: sequence %d: %s: %s%s%s\n", s + 1, tt_status_name(st),
+                    tm_runner_error(r), *why ? ": " : "", why);
+            return 1;
+        }
+        show_progress(&pg, s + 1, n_seqs);
+    }
+    return 0;
 }
 
 /* The runner's observer: every score row of the layer goes to the accumulator. */
@@ -197,7 +209,7 @@ static void jpath(const char *key, const char *v)
 
 /* Summary: per layer k, rows offered / sampled and the θ range; then the output path. */
 static void summary(const tc_acc *acc, const tt_table *t, const char *out, const char *plot,
-                    int json, int seqs, double secs)
+                    int json, int seqs, double secs, const cli_budget *b)
 {
     tt_table_meta m;
     tt_table_get_meta(t, &m);
@@ -232,8 +244,19 @@ static void summary(const tc_acc *acc, const tt_table *t, const char *out, const
         printf(",");
         jpath("plot", plot);
         printf(",\"seqs\":%d,\"samples\":%llu,\"tac\":%d,\"token_hash\":\"%s\","
-               "\"seconds\":%.3f}\n", seqs, (unsigned long long)m.samples, m.tac, m.token_hash,
-               secs);
+               "\"seconds\":%.3f", seqs, (unsigned long long)m.samples, m.tac, m.token_hash, secs);
+        if (b) { /* the per-layer k of the choice, as stored in the table */
+            printf(",\"budget\":%.9g,\"layer_k\":[", b->budget);
+            for (int l = 0; l < m.n_layers; l++) {
+                int k = 0;
+                tt_table_get_layer_k(t, l, &k);
+                printf("%s%d", l ? "," : "", k);
+            }
+            printf("],\"budget_kept\":%.9g,\"budget_dropped\":%.9g,\"uniform_k\":%d,"
+                   "\"uniform_kept\":%.9g,\"uniform_dropped\":%.9g", b->kept_frac, b->dropped,
+                   b->uniform_k, b->uniform_kept_frac, b->uniform_dropped);
+        }
+        printf("}\n");
     } else {
         printf("wrote %s (%d sequences, %llu rows per head at most, %.1f s)\n", out, seqs,
                (unsigned long long)m.samples, secs);
@@ -247,7 +270,8 @@ int cmd_calibrate(int argc, char **argv)
     static const char *const known[] = {"model", "tokens", "k", "layer-k", "placement", "sigma",
                                         "tac", "tac-sdc", "sample", "every", "seed", "smooth",
                                         "max-seqs", "plot", "kv", "device", "backend", "json",
-                                        "out", "help", "text", "ctx", "stride", "range", NULL};
+                                        "out", "help", "text", "ctx", "stride", "range",
+                                        "budget", "budget-k", "budget-sample", NULL};
     if (cli_flag(argc, argv, "help"))
         return usage(), 0;
     if (!cli_check_options(argc, argv, known, "calibrate"))
@@ -264,8 +288,19 @@ int cmd_calibrate(int argc, char **argv)
     double sigma = cli_opt_double(argc, argv, "sigma", 0.0);
     double sample = cli_opt_double(argc, argv, "sample", 1.0);
     int json = cli_flag(argc, argv, "json"), tac = cli_flag(argc, argv, "tac");
-    const char *text = cli_opt(argc, argv, "text");
-    if (!mpath || !tpath == !text || !out || (kdef < 1 && !cli_opt(argc, argv, "layer-k")))
+    const char *text = cli_opt(argc, argv, "text"), *lk = cli_opt(argc, argv, "layer-k");
+    int use_budget = cli_opt(argc, argv, "budget") != NULL;
+    double budget = cli_opt_double(argc, argv, "budget", 0);
+    if (use_budget && (cli_opt(argc, argv, "k") || lk))
+        return fprintf(stderr, "error: calibrate: --budget chooses k per layer; it cannot be "
+                       "combined with --k or --layer-k\n"), 2;
+    if (use_budget && !(budget > 0 && budget <= 1))
+        return fprintf(stderr, "error: calibrate: --budget %g: the mean kept fraction must be in "
+                       "(0, 1]\n", budget), 2;
+    if (!use_budget && (cli_opt(argc, argv, "budget-k") || cli_opt(argc, argv, "budget-sample")))
+        return fprintf(stderr, "error: calibrate: --budget-k and --budget-sample need --budget\n"),
+               2;
+    if (!mpath || !tpath == !text || !out || (kdef < 1 && !lk && !use_budget))
         return usage(), 2;
     int place = !pl || !strcmp(pl, "pre") ? 0
                 : !strcmp(pl, "post")       ? 1
@@ -308,7 +343,7 @@ int cmd_calibrate(int argc, char **argv)
         fprintf(stderr, "error: calibrate: out of memory\n");
         goto done;
     }
-    if ((rc = parse_layer_k(cli_opt(argc, argv, "layer-k"), kdef, c->n_layers, ks)) != 0)
+    if ((rc = cli_parse_layer_k("layer-k", lk, kdef, c->n_layers, ks)) != 0)
         goto done;
     rc = 1;
     tc_config cfg;
@@ -338,13 +373,27 @@ int cmd_calibrate(int argc, char **argv)
     cfg.sample_p = sample, cfg.sample_every = (int)every, cfg.seed = (uint64_t)seed;
     cfg.smooth = (int)smooth;
     cfg.dhat = 1;
+    if ((rc = cli_model_runner(argc, argv, m, 0, 0, &ctx, &r)) != 0)
+        goto done;
+    rc = 1;
+    int n_seqs = max_seqs > 0 && max_seqs < toks->n_seqs ? (int)max_seqs : toks->n_seqs;
+    int max_seq = tm_runner_get_config(r)->max_seq, truncated = 0;
+    cli_budget choice = {budget, 0, 0, 0, 0, 0};
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    if (use_budget) { /* fills ks before the accumulator copies them */
+        int longest = 1; /* the longest row the passes will see */
+        for (int s = 0; s < n_seqs; s++)
+            longest = toks->len[s] > longest ? toks->len[s] : longest;
+        longest = longest < max_seq ? longest : max_seq;
+        if ((rc = cli_calib_budget(argc, argv, r, toks, n_seqs, longest, ks, &choice)) != 0)
+            goto done;
+        rc = 1;
+    }
     if ((st = tc_create(&cfg, &acc, msg, sizeof msg)) != TT_SUCCESS) {
         fprintf(stderr, "error: calibrate: %s: %s\n", tt_status_name(st), msg);
         goto done;
     }
-    if ((rc = cli_model_runner(argc, argv, m, 0, 0, &ctx, &r)) != 0)
-        goto done;
-    rc = 1;
     for (int l = 0; l < c->n_layers; l++) { /* dense, or exact top-k everywhere under TAC */
         tt_attn_params_init(&params[l]);
         params[l].layer = l;
@@ -359,22 +408,8 @@ int cmd_calibrate(int argc, char **argv)
         fprintf(stderr, "error: runner: %s\n", tm_runner_error(r));
         goto done;
     }
-    int n_seqs = max_seqs > 0 && max_seqs < toks->n_seqs ? (int)max_seqs : toks->n_seqs;
-    int max_seq = tm_runner_get_config(r)->max_seq, truncated = 0;
-    progress pg = {isatty(2), -100, {0, 0}};
-    clock_gettime(CLOCK_MONOTONIC, &pg.t0);
-    show_progress(&pg, 0, n_seqs);
-    for (int s = 0; s < n_seqs; s++) {
-        int n = toks->len[s] < max_seq ? toks->len[s] : max_seq;
-        truncated += toks->len[s] > max_seq;
-        tm_runner_reset(r);
-        if ((st = tm_forward(r, toks->seq[s], n, NULL, 0)) != TT_SUCCESS) {
-            fprintf(stderr, "\nerror: sequence %d: %s: %s%s%s\n", s + 1, tt_status_name(st),
-                    tm_runner_error(r), *tc_error(acc) ? ": " : "", tc_error(acc));
-            goto done;
-        }
-        show_progress(&pg, s + 1, n_seqs);
-    }
+    if (cli_calib_pass(r, toks, n_seqs, "calibrate", tc_error(acc), &truncated) != 0)
+        goto done;
     if (truncated)
         fprintf(stderr, "note: %d sequences longer than the context %d were truncated\n",
                 truncated, max_seq);
@@ -423,7 +458,7 @@ int cmd_calibrate(int argc, char **argv)
         unlink(plot_tmp);
         goto done;
     }
-    summary(acc, table, out, plot, json, n_seqs, since(&pg.t0));
+    summary(acc, table, out, plot, json, n_seqs, since(&t0), use_budget ? &choice : NULL);
     rc = 0;
 done:
     free(svg);

@@ -23,8 +23,8 @@ static int pick(const char *opt, const char *s, const char *const *names)
     return -1;
 }
 
-/* --mode --k --placement --sdc --lambda --vmc --post --table → one tt_attn_params per layer.
- * Returns 0 on success (the caller destroys *table), else an exit code after a message. */
+/* --mode --k --layer-k --placement --sdc --lambda --vmc --post --table → one tt_attn_params per
+ * layer. Returns 0 on success (the caller destroys *table), else an exit code after a message. */
 int cli_model_params(int argc, char **argv, int n_layers, tt_attn_params *params,
                      tt_table **table)
 {
@@ -51,7 +51,12 @@ int cli_model_params(int argc, char **argv, int n_layers, tt_attn_params *params
         return 2;
     }
     long k = cli_opt_long(argc, argv, "k", 0);
-    if (k < 0 || k > 1 << 30 || (p.mode == TT_MODE_TOPK && k < 1)) {
+    const char *lk = cli_opt(argc, argv, "layer-k");
+    if (lk && p.mode != TT_MODE_TOPK) { /* Top-θ takes its per-layer k from the table */
+        fprintf(stderr, "error: --layer-k applies to --mode topk only\n");
+        return 2;
+    }
+    if (k < 0 || k > 1 << 30 || (p.mode == TT_MODE_TOPK && k < 1 && !lk)) {
         fprintf(stderr, "error: --k %ld: top-k needs k >= 1 (Top-theta: 0 = table's k)\n", k);
         return 2;
     }
@@ -87,6 +92,20 @@ int cli_model_params(int argc, char **argv, int n_layers, tt_attn_params *params
     p.vmc = cli_flag(argc, argv, "vmc");
     p.table = *table;
     tm_params_per_layer(&p, params, n_layers);
+    if (lk) { /* per-layer top-k over --k (layers given neither stay dense, as with k = 0) */
+        int *ks = malloc(sizeof(int) * (size_t)n_layers);
+        if (!ks || cli_parse_layer_k("layer-k", lk, k, n_layers, ks) != 0) {
+            if (!ks)
+                fprintf(stderr, "error: out of memory\n");
+            free(ks);
+            return 2;
+        }
+        for (int l = 0; l < n_layers; l++) {
+            params[l].k = ks[l];
+            params[l].mode = ks[l] > 0 ? TT_MODE_TOPK : TT_MODE_DENSE;
+        }
+        free(ks);
+    }
     return 0;
 }
 
@@ -182,10 +201,13 @@ static void usage(void)
     fprintf(stderr,
             "usage: toptheta eval --model M (--tokens T | --text FILE [--ctx N] [--stride S]\n"
             "       [--range A:B]) [--table FILE] --mode dense|topk|theta\n"
-            "       [--k K] [--placement pre|post|rel] [--sdc none|exact|exp-threshold|offline]\n"
+            "       [--k K] [--layer-k 0:128,1:64] [--placement pre|post|rel]\n"
+            "       [--sdc none|exact|exp-threshold|offline]\n"
             "       [--lambda L] [--vmc] [--post exact|onepass] [--kv f32|f16] [--chunk N]\n"
             "       [--max-seqs N] [--json] [--verbose] [--device SEL]\n"
             "       [--backend device|reference]\n"
+            "--layer-k (topk): k per layer over --k, e.g. the choice of calibrate --budget;\n"
+            "a layer with k 0 (or without --k and not listed) stays dense.\n"
             "--text (GGUF models): the file tokenised by the model's tokenizer, cut into windows\n"
             "of --ctx tokens (default: the model's context) starting every --stride tokens\n"
             "(default: --ctx, disjoint); later windows score only their last stride tokens, so\n"
@@ -195,10 +217,11 @@ static void usage(void)
 
 int cmd_eval(int argc, char **argv)
 {
-    static const char *const known[] = {"model", "tokens", "table", "mode", "k", "placement",
-                                        "sdc", "lambda", "vmc", "post", "kv", "chunk",
-                                        "max-seqs", "json", "verbose", "device", "backend",
-                                        "text", "ctx", "stride", "range", "help", NULL};
+    static const char *const known[] = {"model", "tokens", "table", "mode", "k", "layer-k",
+                                        "placement", "sdc", "lambda", "vmc", "post", "kv",
+                                        "chunk", "max-seqs", "json", "verbose", "device",
+                                        "backend", "text", "ctx", "stride", "range", "help",
+                                        NULL};
     if (cli_flag(argc, argv, "help")) {
         usage();
         return 0;

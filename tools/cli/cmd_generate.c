@@ -46,7 +46,8 @@ static void usage(void)
     fprintf(stderr,
             "usage: toptheta generate --model M --steps N [--prompt \"ids\" | --prompt-text \"...\"\n"
             "       | --text FILE [--range A:B] [--ctx N]] [--temp T --seed S]\n"
-            "       [--table FILE] [--mode dense|topk|theta] [--k K] [--placement pre|post|rel]\n"
+            "       [--table FILE] [--mode dense|topk|theta] [--k K] [--layer-k 0:128,1:64]\n"
+            "       [--placement pre|post|rel]\n"
             "       [--sdc none|exact|exp-threshold|offline] [--lambda L] [--vmc]\n"
             "       [--post exact|onepass] [--kv f32|f16] [--json] [--device SEL]\n"
             "       [--backend device|reference]\n"
@@ -57,7 +58,8 @@ static void usage(void)
 
 int cmd_generate(int argc, char **argv)
 {
-    static const char *const known[] = {"model", "table", "mode", "k", "placement", "sdc",
+    static const char *const known[] = {"model", "table", "mode", "k", "layer-k", "placement",
+                                        "sdc",
                                         "lambda", "vmc", "post", "kv", "steps", "temp", "seed",
                                         "prompt", "json", "device", "backend", "prompt-text",
                                         "text", "range", "ctx", "help", NULL};

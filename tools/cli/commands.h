@@ -29,6 +29,11 @@ int cli_check_options(int argc, char **argv, const char *const *known, const cha
 tt_context *cli_context(int argc, char **argv);
 /* Prints "error: <what>: <status name>: <message>" to stderr; returns 1 for use as an exit code. */
 int cli_error(const char *what, int status, const tt_context *ctx);
+/* "l:k,l:k" (the value of --opt, may be NULL) over the default def into ks[L]; a negative k is
+ * stored as 0. Returns 0, or 2 after a message naming --opt. */
+int cli_parse_layer_k(const char *opt, const char *spec, long def, int L, int *ks);
+/* "a,b,c" (integers in 1..2^24) into out[cap], *count of them. Returns 0, or 2 after a message. */
+int cli_parse_int_list(const char *opt, const char *spec, int *out, int cap, int *count);
 
 /* Shared by the model subcommands (defined in cmd_eval.c). --mode --k --placement --sdc --lambda
  * --vmc --post --table → one tt_attn_params per layer (0 on success, the caller destroys *table;
@@ -55,6 +60,23 @@ int cli_text_prompt(int argc, char **argv, const struct tm_model *m, int **ids, 
 char *cli_decode(const struct tm_model *m, const int *ids, int n);
 /* Prints s as a JSON string literal. */
 void cli_json_string(const char *s);
+
+/* `toptheta calibrate` (cmd_calibrate.c, calibrate_budget.c). cli_calib_pass runs the first
+ * n_seqs sequences through r (its observer does the work), with a progress line labelled `label`;
+ * `why` is the observer's error text, printed after a failed forward pass; *truncated (may be
+ * NULL) counts the sequences cut to the runner's context. cli_calib_budget is the first pass of
+ * --budget: it samples rows of a dense run into a tc_budget accumulator, chooses the per-layer k
+ * (into ks[n_layers]; 0 where the k covers every row of length <= longest), prints the choice on
+ * stderr and fills *out. Both return 0, or an exit code after a message. */
+typedef struct cli_budget {
+    double budget, kept_frac, dropped;
+    int uniform_k;
+    double uniform_kept_frac, uniform_dropped;
+} cli_budget;
+int cli_calib_pass(struct tm_runner *r, const struct tm_tokens *toks, int n_seqs,
+                   const char *label, const char *why, int *truncated);
+int cli_calib_budget(int argc, char **argv, struct tm_runner *r, const struct tm_tokens *toks,
+                     int n_seqs, int longest, int *ks, cli_budget *out);
 
 /* The real-model part of `toptheta demo --model M` (demo_model.c). */
 int demo_model(const char *model, const char *device, const char *calib_tokens,
