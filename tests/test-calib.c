@@ -1,7 +1,8 @@
 /* test-calib.c — calibration (calib/): synthetic score rows whose (k+1)-th largest value is known
  * give the expected mean, σ·std and D̂ per placement; missing lengths interpolate, smoothing and
  * seeded sampling behave as documented, k <= 0 layers stay untouched, bad arguments fail; SHA-256
- * against FIPS vectors; and, with ../shared and a device, a 2-sequence calibration end to end. */
+ * against FIPS vectors; and, with ../shared and a device, a 2-sequence calibration end to end.
+ * The per-layer k budget (calib/budget.c, `calibrate --budget`): test-calib-budget.inc. */
 #include "calib.h"
 #include "model/model.h"
 #include "support.h"
@@ -567,6 +568,8 @@ START_TEST(test_end_to_end)
 }
 END_TEST
 
+#include "test-calib-budget.inc"
+
 static Suite *calib_suite(void)
 {
     Suite *s = suite_create("calib");
@@ -583,6 +586,19 @@ static Suite *calib_suite(void)
     tcase_add_test(tc, test_errors);
     tcase_add_test(tc, test_sha256);
     suite_add_tcase(s, tc);
+    TCase *bt = tcase_create("budget");
+    tcase_add_test(bt, test_budget_row_sums);
+    tcase_add_test(bt, test_budget_sampling);
+    tcase_add_test(bt, test_budget_add_qk);
+    tcase_add_test(bt, test_budget_flat_vs_peaked);
+    tcase_add_test(bt, test_budget_errors);
+    if (tt_test_shared_file(MODEL_REL) && find_budget_cli()) {
+        tcase_set_timeout(bt, 120);
+        tcase_add_test(bt, test_budget_cli);
+    } else {
+        printf("# calibrate --budget CLI check skipped: ../shared or the built CLI is missing\n");
+    }
+    suite_add_tcase(s, bt);
     if (tt_test_shared_file(MODEL_REL) && tt_test_have_device()) {
         TCase *e2e = tcase_create("stories260K");
         tcase_set_timeout(e2e, 280);
