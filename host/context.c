@@ -1,6 +1,7 @@
 /* context.c — tt_context: a device with its OpenCL context and the library's own queue, created
  * by selecting a device or by adopting a caller's cl_context + cl_device_id (both retained). */
 #include "internal.h"
+#include "scratch.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -12,6 +13,9 @@ static tt_status finish_create(tt_context *c, tt_context **out)
         return st;
     }
     cl_int err;
+    if (clGetDeviceInfo(c->device, CL_DEVICE_MAX_PARAMETER_SIZE, sizeof c->max_param_size,
+                        &c->max_param_size, NULL) != CL_SUCCESS)
+        c->max_param_size = 256; /* the smallest any profile allows */
     c->queue = clCreateCommandQueue(c->context, c->device, CL_QUEUE_PROFILING_ENABLE, &err);
     if (err != CL_SUCCESS) {
         tt_context_destroy(c);
@@ -87,6 +91,7 @@ void tt_context_destroy(tt_context *c)
 {
     if (!c)
         return;
+    tt__scratch_destroy(c);
     for (int i = 0; i < c->n_programs; i++) {
         clReleaseProgram(c->programs[i].program);
         free(c->programs[i].key);

@@ -3,12 +3,15 @@
  * tt_dec_chunk → (tt_select for top-k) → (tt_dec_pv for cuts that need the row max/sum) →
  * tt_dec_merge with events. Dense and pre-softmax Top-θ take two launches. */
 #include "decode.h"
+#include "scratch.h"
 #include "tune_db.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define RI_N 5
+#define LAY_K_ 4 /* K then V entries of the layout table (common.cl LAY_K, LAY_V) */
 
 static int pick_vec(int d, int wg)
 {
@@ -82,6 +85,57 @@ static tt_status launch(tt_context *ctx, cl_command_queue queue, cl_kernel kern,
     return TT_SUCCESS;
 }
 
+/* TT_PROFILE=1 (developer knob, profiling queues only): when the call's last command completes,
+ * prints each decode kernel's device time and the gaps between them to stderr. A callback, not
+ * a wait, so callers that hold the queue behind a user event (the bench's gate) cannot deadlock. */
+typedef struct {
+    int n;
+    cl_event ev[5];
+    const char *name[5];
+} dec_prof;
+
+static void CL_CALLBACK dec_prof_done(cl_event last, cl_int status, void *user)
+{
+    (void)last;
+    dec_prof *pr = user;
+    cl_ulong t0 = 0, prev = 0;
+    char line[512];
+    int len = snprintf(line, sizeof line, "decode profile:");
+    for (int i = 0; i < pr->n; i++) {
+        cl_ulong a = 0, b = 0;
+        clGetEventProfilingInfo(pr->ev[i], CL_PROFILING_COMMAND_START, sizeof a, &a, NULL);
+        clGetEventProfilingInfo(pr->ev[i], CL_PROFILING_COMMAND_END, sizeof b, &b, NULL);
+        if (i == 0)
+            t0 = prev = a;
+        if (status == CL_COMPLETE && len < (int)sizeof line)
+            len += snprintf(line + len, sizeof line - (size_t)len, " %s %.1f us (gap %.1f)",
+                            pr->name[i], (double)(b - a) * 1e-3, (double)(a - prev) * 1e-3);
+        prev = b;
+        clReleaseEvent(pr->ev[i]);
+    }
+    fprintf(stderr, "%s, total %.1f us\n", line, (double)(prev - t0) * 1e-3);
+    free(pr);
+}
+
+static void dec_profile(const cl_event *ev, const char *const *names, int n)
+{
+    const char *e = getenv("TT_PROFILE");
+    dec_prof *pr = e && *e == '1' && n > 0 ? calloc(1, sizeof *pr) : NULL;
+    if (!pr)
+        return;
+    pr->n = n;
+    for (int i = 0; i < n; i++) {
+        pr->ev[i] = ev[i];
+        pr->name[i] = names[i];
+        clRetainEvent(ev[i]);
+    }
+    if (clSetEventCallback(ev[n - 1], CL_COMPLETE, dec_prof_done, pr) != CL_SUCCESS) {
+        for (int i = 0; i < n; i++)
+            clReleaseEvent(ev[i]);
+        free(pr);
+    }
+}
+
 tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_attn_shape *s,
                              const tt_attn_params *p, const tt__plan *plan, const tt_tensor *q,
                              const tt_tensor *k, const tt_tensor *v, const tt_tensor *o,
@@ -116,9 +170,20 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const int store = kind == 2 || (kind == 1 && p->placement != TT_PLACE_PRE);
     const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
 
-    char opts[256];
-    snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d", D,
-             group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec);
+    /* Aligned vector loads when every K/V row starts on a multiple of VEC elements (buffer bases
+     * are aligned far beyond that by OpenCL). TT_DEC_DEFS appends build options (experiments). */
+    int aligned = vec > 1;
+    for (int x = LAY_K_; x < LAY_K_ + 8; x++)
+        aligned = aligned && plan->layout[x] % (cl_uint)vec == 0;
+    const char *al = getenv("TT_DEC_ALIGNED");
+    if (al && *al == '0')
+        aligned = 0;
+    const char *defs = getenv("TT_DEC_DEFS");
+    char opts[320];
+    snprintf(opts, sizeof opts,
+             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d %s", D,
+             group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
+             ctx->max_param_size >= 1024 ? 64 : 1, defs ? defs : "");
     const char *srcs[] = {"decode.cl", "decode_merge.cl", "select.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs, 4, opts, &prog);
@@ -133,25 +198,48 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
             if ((st = tt_table_lookup(p->table, p->layer, h, s->kv_len, &th[h], &dh[h])))
                 st = tt__fail(ctx, st, "decode: %s", tt_last_error(NULL));
     }
+    /* θ, D̂ and the layout go by value (dec_args in decode.cl) when they fit the device's
+     * parameter space; only calls with more heads than that upload them. */
+    const int maxh = ctx->max_param_size >= 1024 ? 64 : 1;
+    cl_uint argv_[16 + 2 * 64];
+    const size_t args_size = (16 + 2 * (size_t)maxh) * 4;
+    memcpy(argv_, plan->layout, sizeof plan->layout);
+    for (int h = 0; h < H && h < maxh; h++) {
+        memcpy(&argv_[16 + h], &th[h], 4);
+        memcpy(&argv_[16 + maxh + h], &dh[h], 4);
+    }
     const size_t rows = (size_t)B * H, nchk = (size_t)nc;
     dec_bufs b = {0};
-    b.lay = mkbuf(ctx, sizeof plan->layout, plan->layout, &st);
-    b.scores = mkbuf(ctx, store ? rows * s->kv_len * 4 : 4, NULL, &st);
-    b.part_m = mkbuf(ctx, rows * nchk * 4, NULL, &st);
-    b.part_z = mkbuf(ctx, rows * nchk * 4, NULL, &st);
-    b.part_acc = mkbuf(ctx, rows * nchk * D * 4, NULL, &st);
-    b.part_ms = mkbuf(ctx, rows * nchk * 4, NULL, &st);
-    b.part_ds = mkbuf(ctx, rows * nchk * 4, NULL, &st);
-    b.part_dm = mkbuf(ctx, rows * nchk * 4, NULL, &st);
-    b.part_kept = mkbuf(ctx, rows * nchk * 4, NULL, &st);
-    b.part_union = mkbuf(ctx, (size_t)B * G * nchk * 4, NULL, &st);
-    b.rowinfo = kind == 2 ? mkbuf(ctx, rows * RI_N * 4, NULL, &st) : NULL;
-    b.thetas = mkbuf(ctx, (size_t)H * 4, th, &st);
-    b.dhats = mkbuf(ctx, (size_t)H * 4, dh, &st);
-    b.vmean = use_vmc && !vsum ? mkbuf(ctx, (size_t)B * G * D * 4, NULL, &st) : NULL;
+    if (kind == 2 || (use_vmc && !vsum)) /* tt_select and tt_vmean read the layout from memory */
+        b.lay = mkbuf(ctx, sizeof plan->layout, plan->layout, &st);
+    if (H > maxh) {
+        b.thetas = mkbuf(ctx, (size_t)H * 4, th, &st);
+        b.dhats = mkbuf(ctx, (size_t)H * 4, dh, &st);
+    }
+    /* Partials and scores: reused across calls on the same in-order queue (scratch.c). */
+    const size_t sbytes[] = {store ? rows * s->kv_len * 4 : 0, rows * nchk * 4, rows * nchk * 4,
+                             rows * nchk * D * 4, rows * nchk * 4, rows * nchk * 4,
+                             rows * nchk * 4, rows * nchk * 4, (size_t)B * G * nchk * 4,
+                             kind == 2 ? rows * RI_N * 4 : 0,
+                             use_vmc && !vsum ? (size_t)B * G * D * 4 : 0};
+    tt__scratch_set scr;
+    if (st == TT_SUCCESS)
+        st = tt__scratch_acquire(ctx, queue, sbytes, 11, &scr);
+    else
+        memset(&scr, 0, sizeof scr);
+    cl_mem *const sm = scr.mem;
+    b.scores = sm[0], b.part_m = sm[1], b.part_z = sm[2], b.part_acc = sm[3], b.part_ms = sm[4];
+    b.part_ds = sm[5], b.part_dm = sm[6], b.part_kept = sm[7], b.part_union = sm[8];
+    b.rowinfo = sm[9], b.vmean = sm[10];
+    /* In an in-order queue the kernels follow each other anyway; explicit event waits between
+     * them cost a host round trip on some drivers (measured ~40 us gaps on the H200). */
+    cl_command_queue_properties qprops = 0;
+    clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof qprops, &qprops, NULL);
+    const int chain = (qprops & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) != 0;
 
     cl_kernel kc = NULL, ksel = NULL, kpv = NULL, km = NULL, kvm = NULL;
     cl_event ev[5];
+    const char *ev_name[5];
     int n_ev = 0;
     const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
     const int kv_len = s->kv_len, one = 1, zero = 0, mode = (int)p->mode, place = (int)p->placement;
@@ -170,21 +258,22 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
             st = launch(ctx, queue, kvm, "tt_vmean", (size_t)(D + wg - 1) / wg * wg, bg, wg,
                         num_wait, wait_list, &ev[n_ev]);
         if (!st)
-            n_ev++;
+            ev_name[n_ev++] = "tt_vmean";
     }
     const cl_mem vsum_adv = use_vmc ? vsum : NULL; /* advanced by the chunk holding row n-1 */
     if (st == TT_SUCCESS && !(st = tt__create_kernel(ctx, prog, "tt_dec_chunk", &kc))) {
-        ARGS(&q->buf, &k->buf, &v->buf, &b.lay, &H, &kv_len, &nc, &scale, &store, &kind, &place,
+        ARGS(&q->buf, &k->buf, &v->buf, argv_, &H, &kv_len, &nc, &scale, &store, &kind, &place,
              &b.thetas, &vsum_adv, &b.scores, &b.part_m, &b.part_z, &b.part_acc, &b.part_ms,
              &b.part_ds, &b.part_dm, &b.part_kept, &b.part_union)
-        size_t sz[] = {M_, M_, M_, M_, I_, I_, I_, F_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_};
+        size_t sz[] = {M_, M_, M_, args_size, I_, I_, I_, F_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_};
         (void)sizes_;
         st = set_args(ctx, kc, "tt_dec_chunk", 22, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, kc, "tt_dec_chunk", nchk * wg, bg, wg, n_ev ? 1 : num_wait,
-                        n_ev ? &ev[n_ev - 1] : wait_list, &ev[n_ev]);
+            st = launch(ctx, queue, kc, "tt_dec_chunk", nchk * wg, bg, wg,
+                        n_ev ? (cl_uint)chain : num_wait, n_ev ? &ev[n_ev - 1] : wait_list,
+                        &ev[n_ev]);
         if (!st)
-            n_ev++;
+            ev_name[n_ev++] = "tt_dec_chunk";
     }
     if (st == TT_SUCCESS && kind == 2 && !(st = tt__create_kernel(ctx, prog, "tt_select", &ksel))) {
         ARGS(&q->buf, &k->buf, &b.lay, &H, &G, &one, &kv_len, &nc, &ch, &scale, &one, &b.scores,
@@ -193,35 +282,40 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         (void)sizes_;
         st = set_args(ctx, ksel, "tt_select", 19, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, ksel, "tt_select", wg, rows, wg, 1, &ev[n_ev - 1], &ev[n_ev]);
+            st = launch(ctx, queue, ksel, "tt_select", wg, rows, wg, (cl_uint)chain, &ev[n_ev - 1],
+                        &ev[n_ev]);
         if (!st)
-            n_ev++;
+            ev_name[n_ev++] = "tt_select";
     }
     if (st == TT_SUCCESS && store && !(st = tt__create_kernel(ctx, prog, "tt_dec_pv", &kpv))) {
-        ARGS(&v->buf, &b.lay, &H, &kv_len, &nc, &kind, &place, &b.thetas, &b.rowinfo, &b.scores,
+        ARGS(&v->buf, argv_, &H, &kv_len, &nc, &kind, &place, &b.thetas, &b.rowinfo, &b.scores,
              &b.part_m, &b.part_z, &b.part_acc, &b.part_ms, &b.part_ds, &b.part_dm, &b.part_kept,
              &b.part_union)
-        size_t sz[] = {M_, M_, I_, I_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_};
+        size_t sz[] = {M_, args_size, I_, I_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_};
         (void)sizes_;
         st = set_args(ctx, kpv, "tt_dec_pv", 18, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, kpv, "tt_dec_pv", nchk * wg, bg, wg, 1, &ev[n_ev - 1], &ev[n_ev]);
+            st = launch(ctx, queue, kpv, "tt_dec_pv", nchk * wg, bg, wg, (cl_uint)chain,
+                        &ev[n_ev - 1], &ev[n_ev]);
         if (!st)
-            n_ev++;
+            ev_name[n_ev++] = "tt_dec_pv";
     }
     if (st == TT_SUCCESS && !(st = tt__create_kernel(ctx, prog, "tt_dec_merge", &km))) {
-        ARGS(&b.lay, &H, &kv_len, &nc, &kind, &place, &sdc, &lambda, &use_vmc, &b.thetas, &b.dhats,
+        ARGS(argv_, &H, &kv_len, &nc, &kind, &place, &sdc, &lambda, &use_vmc, &b.thetas, &b.dhats,
              &b.rowinfo, &vsum, &have_vsum, &b.vmean, &b.part_acc, &b.part_ms, &b.part_ds,
              &b.part_dm, &b.part_kept, &b.part_union, &o->buf, &stats, &B, NULL)
-        size_t sz[] = {M_, I_, I_, I_, I_, I_, I_, F_, I_, M_, M_, M_, M_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, I_,
+        size_t sz[] = {args_size, I_, I_, I_, I_, I_, I_, F_, I_, M_, M_, M_, M_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, I_,
                        nchk * sizeof(float)};
         (void)sizes_;
         st = set_args(ctx, km, "tt_dec_merge", 25, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, km, "tt_dec_merge", wg, rows, wg, 1, &ev[n_ev - 1], &ev[n_ev]);
+            st = launch(ctx, queue, km, "tt_dec_merge", wg, rows, wg, (cl_uint)chain, &ev[n_ev - 1],
+                        &ev[n_ev]);
         if (!st)
-            n_ev++;
+            ev_name[n_ev++] = "tt_dec_merge";
     }
+    if (st == TT_SUCCESS)
+        dec_profile(ev, ev_name, n_ev);
     if (st == TT_SUCCESS && event) {
         *event = ev[n_ev - 1];
         clRetainEvent(*event);
@@ -232,10 +326,11 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     for (size_t x = 0; x < sizeof kerns / sizeof kerns[0]; x++)
         if (kerns[x])
             clReleaseKernel(kerns[x]);
-    cl_mem *mems = (cl_mem *)&b;
-    for (size_t x = 0; x < sizeof b / sizeof(cl_mem); x++)
-        if (mems[x])
-            clReleaseMemObject(mems[x]);
+    tt__scratch_release(ctx, &scr);
+    cl_mem own[] = {b.lay, b.thetas, b.dhats}; /* the rest belongs to the scratch set */
+    for (size_t x = 0; x < sizeof own / sizeof own[0]; x++)
+        if (own[x])
+            clReleaseMemObject(own[x]);
     clReleaseProgram(prog);
     return st;
 }

@@ -34,6 +34,17 @@ void tt__clear_error(const tt_context *ctx);
                             tt_status_name(tt_err_), (int)tt_err_);                                \
     } while (0)
 
+/* A pool of reusable scratch buffers for one command queue (scratch.c). */
+#define TT_SCRATCH_SLOTS 12 /* buffers one call may take */
+#define TT_SCRATCH_QUEUES 4 /* queues per context with a pool; more fall back to per-call buffers */
+
+typedef struct tt__scratch {
+    cl_command_queue queue; /* retained while pooled; NULL: the slot is free */
+    int busy;               /* a call on another host thread holds the buffers right now */
+    cl_mem mem[TT_SCRATCH_SLOTS];
+    size_t cap[TT_SCRATCH_SLOTS];
+} tt__scratch;
+
 /* One compiled program: a kernel source set built with one option string. */
 typedef struct tt__program {
     char *key; /* source names + options */
@@ -55,6 +66,8 @@ struct tt_context {
     char binaries_dir[4096];  /* tt_context_load_binaries: read-only prebuilt entries, "" = none */
     int tune_state;           /* tune_db.c: 0 not looked up yet, 1 looked up, 2 forced */
     int tune_wg, tune_chunk;  /* the context's launch parameters; guarded by lock */
+    size_t max_param_size;    /* CL_DEVICE_MAX_PARAMETER_SIZE */
+    tt__scratch scratch[TT_SCRATCH_QUEUES]; /* scratch.c; slots claimed under lock */
 };
 
 /* Embedded kernel source by file name ("common.cl"), or read from $TT_KERNEL_DIR/<sub path>. The

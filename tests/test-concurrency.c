@@ -1,7 +1,8 @@
 /* test-concurrency.c — the thread-safety promises of toptheta.h: two contexts driven from two
  * threads, and one context driven from two threads with a queue each, give results bit-identical
  * to the same calls made from one thread (dense, top-k, Top-θ; prefill and decode; fp32 and fp16
- * KV); concurrent table lookups agree; failing calls keep per-thread messages apart. */
+ * KV), and so does an out-of-order queue; concurrent table lookups agree; failing calls keep
+ * per-thread messages apart. */
 #include "support.h"
 #include <pthread.h>
 #include <stdio.h>
@@ -79,6 +80,7 @@ static tt_status run_job(tt_context *ctx, cl_command_queue queue, const job *j, 
                    clCreateBuffer(cx, CL_MEM_WRITE_ONLY, qb, NULL, &e[3]),
                    clCreateBuffer(cx, CL_MEM_WRITE_ONLY, sb, NULL, &e[4])};
     tt_status st = TT_SUCCESS;
+    cl_event done = NULL;
     for (int i = 0; i < 5; i++)
         if (e[i] != CL_SUCCESS)
             st = (tt_status)e[i];
@@ -88,16 +90,18 @@ static tt_status run_job(tt_context *ctx, cl_command_queue queue, const job *j, 
         tt_tensor tv = tt_tensor_head_major(b[2], sh->n_kv_heads, sh->kv_len, D);
         tt_tensor to = tt_tensor_head_major(b[3], sh->n_heads, sh->q_len, D);
         st = tt_attention_enqueue(ctx, queue, sh, &j->pa, &tq, &tk, &tv, &to, NULL, b[4], 0, NULL,
-                                  NULL);
+                                  &done);
         if (st != TT_SUCCESS)
             snprintf(msg, 256, "%s", tt_last_error(NULL)); /* this thread's own message */
     }
-    if (st == TT_SUCCESS) {
-        cl_int err = clEnqueueReadBuffer(queue, b[3], CL_FALSE, 0, qb, o, 0, NULL, NULL);
+    if (st == TT_SUCCESS) { /* waits on the call's event: the queue may be out of order */
+        cl_int err = clEnqueueReadBuffer(queue, b[3], CL_TRUE, 0, qb, o, 1, &done, NULL);
         if (err == CL_SUCCESS)
-            err = clEnqueueReadBuffer(queue, b[4], CL_TRUE, 0, sb, s, 0, NULL, NULL);
+            err = clEnqueueReadBuffer(queue, b[4], CL_TRUE, 0, sb, s, 1, &done, NULL);
         st = (tt_status)err;
     }
+    if (done)
+        clReleaseEvent(done);
     for (int i = 0; i < 5; i++)
         if (b[i])
             clReleaseMemObject(b[i]);
@@ -230,6 +234,34 @@ START_TEST(test_one_context_two_queues)
 }
 END_TEST
 
+/* An out-of-order queue: the library must chain its own kernels with events there (on in-order
+ * queues it relies on the queue's order and reuses scratch buffers between calls). */
+START_TEST(test_out_of_order_queue)
+{
+    tt_context *ctx = NULL;
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+    cl_context cx;
+    cl_device_id dev;
+    tt_context_cl(ctx, &cx, &dev, NULL);
+    cl_command_queue_properties props = 0;
+    clGetDeviceInfo(dev, CL_DEVICE_QUEUE_PROPERTIES, sizeof props, &props, NULL);
+    if (!(props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)) {
+        printf("# skipped: the device has no out-of-order queues\n");
+        tt_context_destroy(ctx);
+        return;
+    }
+    worker w[1];
+    memset(w, 0, sizeof w);
+    cl_int err;
+    w[0].ctx = ctx;
+    w[0].queue = clCreateCommandQueue(cx, dev, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    run_threads(w, 1);
+    clReleaseCommandQueue(w[0].queue);
+    tt_context_destroy(ctx);
+}
+END_TEST
+
 #define LOOKUP_NS 43 /* n = 1, 8, ..., 295 */
 static float want_theta[2 * H][LOOKUP_NS];
 
@@ -292,6 +324,7 @@ int main(void)
     tcase_add_test(tc, test_concurrent_table_lookups);
     tcase_add_test(tc, test_two_contexts_two_threads);
     tcase_add_test(tc, test_one_context_two_queues);
+    tcase_add_test(tc, test_out_of_order_queue);
     suite_add_tcase(s, tc);
     return tt_test_run(s);
 }

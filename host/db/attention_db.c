@@ -5,11 +5,14 @@
 #include "tune_db.h"
 
 const tt__tune_entry tt__attention_db[] = {
-    /* Devices. Provisional: WG 64 / automatic chunking until measured with `toptheta tune`. */
-    {TT_TUNE_DEVICE, "NVIDIA H200", CL_DEVICE_TYPE_GPU, {64, 0}},
+    /* Devices. H200 (NVIDIA OpenCL 3.0, driver of 2026-11): decode 32 / 8 heads, d 128, fp16, 32K
+     * keys, batch 1 and 8, WG {64, 128, 256} x chunk {256, 512, 1024, 2048} measured with
+     * tools/device/h200-decode.sh / h200-diag.sh: WG 128 with 512-key chunks was best or within
+     * 4 % of the best at both batches (docs/PERFORMANCE.md). */
+    {TT_TUNE_DEVICE, "NVIDIA H200", CL_DEVICE_TYPE_GPU, {128, 512}},
 
-    /* Architectures. Provisional: the H200's values for every Hopper part until measured. */
-    {TT_TUNE_ARCH, "Hopper", CL_DEVICE_TYPE_GPU, {64, 0}},
+    /* Architectures. The H200's values for every Hopper part until one is measured. */
+    {TT_TUNE_ARCH, "Hopper", CL_DEVICE_TYPE_GPU, {128, 512}},
 
     /* Vendors. PoCL's CPU device (both name forms). Provisional, as above. */
     {TT_TUNE_VENDOR, "PoCL-CPU", CL_DEVICE_TYPE_CPU, {64, 0}},

@@ -4,7 +4,8 @@
  * union of kept keys into an index list and loads only those V rows, once for the group.
  * tt_dec_chunk does it in one pass when the cut needs no row-wide value (dense, pre-softmax θ);
  * otherwise it stores the scores and tt_dec_pv continues after the row max/sum are known.
- * Extra compile-time parameters: CH (keys per chunk, a multiple of WG), VEC (1, 2, 4 or 8). */
+ * Extra compile-time parameters: CH (keys per chunk, a multiple of WG), VEC (1, 2, 4 or 8),
+ * ALIGNED (0/1: K/V rows start on multiples of VEC elements); optional F16CVT, PVU (below). */
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #if VEC == 1
@@ -14,7 +15,50 @@
 #define HSUM(a) (a)
 #else
 #define floatv CAT(float, VEC)
-#if KV_F16
+#ifndef F16CVT
+#define F16CVT 0
+#endif
+#ifndef PVU
+#define PVU 4 /* V rows loaded per step of a P·V thread */
+#endif
+#ifndef KCOAL
+#define KCOAL 0 /* 1: K rows read by TPR threads each (coalesced), see dec_scores */
+#endif
+#ifndef KCU
+#define KCU 4 /* K rows per thread in flight when KCOAL */
+#endif
+#if ALIGNED
+/* The host checked that every K/V row start is a multiple of VEC elements, so one load of a
+ * naturally aligned vector type fetches VEC elements. vloadN only assumes the scalar's alignment,
+ * and some compilers (NVIDIA's) then issue one 2- or 4-byte load per element, which costs most
+ * of the bandwidth on a memory-bound kernel. fp16 is converted in registers. */
+#if KV_F16 && F16CVT
+/* fp16 bits to float with integer operations (exact, subnormals and Inf/NaN included), for
+ * compilers that would put the vload_half round trip below through memory. */
+#define rawv CAT(uint, VEC)
+#define floatv_bits(x) CAT(as_, floatv)(x)
+inline floatv dec_h2f(rawv h)
+{
+    rawv e = h & 0x7fffu;
+    rawv norm = (e << 13) + 0x38000000u;
+    rawv inf = (e << 13) | 0x7f800000u;
+    floatv sub = CAT(convert_, floatv)(e) * 0x1p-24f;
+    rawv mag = e >= (rawv)0x7c00u ? inf : e >= (rawv)0x0400u ? norm : CAT(as_, rawv)(sub);
+    return floatv_bits(mag | ((h & 0x8000u) << 16));
+}
+#define VLOAD_KV(p) dec_h2f(CAT(convert_, rawv)(*(__global const CAT(ushort, VEC) *)(p)))
+#elif KV_F16
+#define rawv CAT(ushort, VEC)
+inline floatv dec_h2f(rawv r)
+{
+    __private rawv tmp = r;
+    return CAT(vload_half, VEC)(0, (__private const half *)&tmp);
+}
+#define VLOAD_KV(p) dec_h2f(*(__global const rawv *)(p))
+#else
+#define VLOAD_KV(p) (*(__global const floatv *)(p))
+#endif
+#elif KV_F16
 #define VLOAD_KV(p) CAT(vload_half, VEC)(0, p)
 #else
 #define VLOAD_KV(p) CAT(vload, VEC)(0, p)
@@ -32,14 +76,72 @@
 #define TPR (D / VEC)      /* threads per V row */
 #define LANES (WG / TPR)   /* V rows processed side by side */
 
+/* Per-call values passed by value, captured at enqueue, so there is nothing to upload or keep
+ * alive: the layout table and, for calls with at most DEC_MAXH query heads, θ and D̂ per head
+ * (more heads read the th_buf / dh_buf buffers). The host mirrors this layout (decode.c). */
+typedef struct dec_args {
+    uint lay[16];
+    float theta[DEC_MAXH];
+    float dhat[DEC_MAXH];
+} dec_args;
+#define DEC_THETA(h) (n_heads <= DEC_MAXH ? args.theta[(h) % DEC_MAXH] : th_buf[h])
+#define DEC_DHAT(h) (n_heads <= DEC_MAXH ? args.dhat[(h) % DEC_MAXH] : dh_buf[h])
+/* The layout table in registers: every ADDR index is a compile-time constant. */
+#define DEC_LAY                                                                                    \
+    uint lay[16];                                                                                  \
+    for (int i_ = 0; i_ < 16; i_++)                                                                \
+        lay[i_] = args.lay[i_];
+
 /* Per-chunk outputs, indexed by (b, h) row and chunk c. */
 #define PIDX(row, c) ((size_t)(row) * n_chunks + (c))
 
+#if KCOAL
+/* Scores of the chunk's keys for every head of the group into s[hh][jj], K rows read coalesced:
+ * TPR threads share a row (VEC elements each), LANES rows side by side and KCU rows per thread
+ * in flight; the partial dot products meet in kp (padded by one per part against bank
+ * conflicts) and one thread sums each (head, row). For devices where a thread per row (below)
+ * scatters every warp load over as many memory lines as it has threads. */
+#define KROWS (LANES * KCU)
+#define KP_N (GROUP * KROWS + 1)
+inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
+                       float scale, __local const float (*qloc)[D], __local float (*s)[CH],
+                       __local float *kp)
+{
+    const int t = get_local_id(0), lane = t / TPR, part = t % TPR;
+    floatv qv[GROUP];
+    for (int hh = 0; hh < GROUP; hh++)
+        qv[hh] = VLOAD_F(&qloc[hh][part * VEC]);
+    for (int base = 0; base < nk; base += KROWS) {
+        if (lane < LANES) {
+            floatv kv[KCU];
+            for (int u = 0; u < KCU; u++) {
+                const int jj = min(base + u * LANES + lane, nk - 1); /* clamped: stays in bounds */
+                kv[u] = VLOAD_KV(k + ADDR(lay, LAY_K, b, g, j0 + jj) + part * VEC);
+            }
+            for (int u = 0; u < KCU; u++)
+                for (int hh = 0; hh < GROUP; hh++)
+                    kp[part * KP_N + hh * KROWS + u * LANES + lane] = HSUM(qv[hh] * kv[u]);
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int x = t; x < GROUP * KROWS; x += WG) {
+            const int hh = x / KROWS, jj = base + x % KROWS;
+            float acc = 0.0f;
+            for (int p = 0; p < TPR; p++)
+                acc += kp[p * KP_N + x];
+            if (jj < nk)
+                s[hh][jj] = acc * scale;
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
+}
+#else
 /* Scores of the chunk's keys for every head of the group into s[hh][jj]. */
-inline void dec_scores(__global const KV_T *k, __constant uint *lay, int b, int g, int j0, int nk,
-                       float scale, __local const float (*qloc)[D], __local float (*s)[CH])
+inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
+                       float scale, __local const float (*qloc)[D], __local float (*s)[CH],
+                       __local float *kp)
 {
     const int t = get_local_id(0);
+    (void)kp;
     for (int jj = t; jj < nk; jj += WG) {
         __global const KV_T *kr = k + ADDR(lay, LAY_K, b, g, j0 + jj);
         floatv acc[GROUP];
@@ -54,6 +156,8 @@ inline void dec_scores(__global const KV_T *k, __constant uint *lay, int b, int 
             s[hh][jj] = HSUM(acc[hh]) * scale;
     }
 }
+
+#endif
 
 /* Max over the chunk per head (finite scores only); every thread gets the result in mref. */
 inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float (*red)[WG], float *mref)
@@ -99,7 +203,7 @@ inline void dec_reduce(__local float (*red)[WG], float *val)
 /* Keep decisions, compaction of the union of kept keys, P·V over kept V rows only, and the
  * chunk's partial outputs. s holds scores on entry and weights exp(s - mref) (0 if not kept)
  * after. kind: 0 dense, 1 θ, 2 top-k (cut holds θ or τ per head). */
-inline void dec_chunk_pv(__global const KV_T *v, __constant uint *lay, int b, int g, int j0,
+inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, int j0,
                          int nk, int kind, int placement, const float *mref, const float *zrow,
                          const float *cut, __local float (*s)[CH], __local float (*red)[WG],
                          __local int *scan, __local int *idx, __local float *vred,
@@ -168,21 +272,20 @@ inline void dec_chunk_pv(__global const KV_T *v, __constant uint *lay, int b, in
         acc[hh] = (floatv)(0.0f);
     if (lane < LANES) {
         int x = lane;
-        /* Four rows per step: their loads are independent, so they are in flight together
+        /* PVU rows per step: their loads are independent, so they are in flight together
          * instead of one latency-bound load per iteration. */
-        for (; x + 3 * LANES < total; x += 4 * LANES) {
-            const int j_0 = idx[x], j_1 = idx[x + LANES], j_2 = idx[x + 2 * LANES],
-                      j_3 = idx[x + 3 * LANES];
-            const floatv v0 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_0) + part * VEC);
-            const floatv v1 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_1) + part * VEC);
-            const floatv v2 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_2) + part * VEC);
-            const floatv v3 = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + j_3) + part * VEC);
-            for (int hh = 0; hh < GROUP; hh++) {
-                acc[hh] = s[hh][j_0] != 0.0f ? fma((floatv)(s[hh][j_0]), v0, acc[hh]) : acc[hh];
-                acc[hh] = s[hh][j_1] != 0.0f ? fma((floatv)(s[hh][j_1]), v1, acc[hh]) : acc[hh];
-                acc[hh] = s[hh][j_2] != 0.0f ? fma((floatv)(s[hh][j_2]), v2, acc[hh]) : acc[hh];
-                acc[hh] = s[hh][j_3] != 0.0f ? fma((floatv)(s[hh][j_3]), v3, acc[hh]) : acc[hh];
-            }
+        for (; x + (PVU - 1) * LANES < total; x += PVU * LANES) {
+            int jv[PVU];
+            floatv vv[PVU];
+            for (int u = 0; u < PVU; u++)
+                jv[u] = idx[x + u * LANES];
+            for (int u = 0; u < PVU; u++)
+                vv[u] = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + jv[u]) + part * VEC);
+            for (int hh = 0; hh < GROUP; hh++)
+                for (int u = 0; u < PVU; u++) {
+                    const float w = s[hh][jv[u]];
+                    acc[hh] = w != 0.0f ? fma((floatv)(w), vv[u], acc[hh]) : acc[hh];
+                }
         }
         for (; x < total; x += LANES) {
             const int jj = idx[x];
@@ -227,9 +330,9 @@ inline void dec_chunk_pv(__global const KV_T *v, __constant uint *lay, int b, in
 /* Pass 1. store != 0: write the chunk's scores and (max, Σ exp) partials and stop (post-softmax,
  * max-relative, top-k). store == 0: finish the chunk here against its own max (dense, pre). */
 __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
-                           __global const KV_T *v, __constant uint *lay, int n_heads,
+                           __global const KV_T *v, dec_args args, int n_heads,
                            int kv_len, int n_chunks, float scale, int store, int kind,
-                           int placement, __global const float *thetas, __global float *vsum,
+                           int placement, __global const float *th_buf, __global float *vsum,
                            __global float *scores,
                            __global float *part_m, __global float *part_z,
                            __global float *part_acc, __global float *part_ms,
@@ -239,12 +342,18 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     const int t = get_local_id(0), c = get_group_id(0), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int j0 = c * CH, nk = min(CH, kv_len - j0);
+    DEC_LAY
     __local float qloc[GROUP][D];
     __local float s[GROUP][CH];
     __local float red[GROUP][WG];
     __local int scan[WG];
     __local int idx[CH];
     __local float vred[LANES * D];
+#if KCOAL
+    __local float kp[TPR * KP_N];
+#else
+    __local float kp[1];
+#endif
     for (int x = t; x < GROUP * D; x += WG)
         qloc[x / D][x % D] = q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
     /* VMC: the chunk holding the new row n-1 advances the running V sum once per KV head; the
@@ -253,7 +362,7 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
         for (int d = t; d < D; d += WG)
             vsum[(size_t)bg * D + d] += LOAD_KV(v, ADDR(lay, LAY_V, b, g, kv_len - 1) + d);
     barrier(CLK_LOCAL_MEM_FENCE);
-    dec_scores(k, lay, b, g, j0, nk, scale, qloc, s);
+    dec_scores(k, lay, b, g, j0, nk, scale, qloc, s, kp);
     barrier(CLK_LOCAL_MEM_FENCE);
     float mref[GROUP], zrow[GROUP], cut[GROUP];
     dec_chunk_max(s, nk, red, mref);
@@ -279,7 +388,7 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     } else { /* if/else rather than an early return: see the note in prefill.cl */
         for (int hh = 0; hh < GROUP; hh++) {
             zrow[hh] = 1.0f;
-            cut[hh] = kind == 1 ? thetas[g * GROUP + hh] : 0.0f;
+            cut[hh] = kind == 1 ? DEC_THETA(g * GROUP + hh) : 0.0f;
         }
         dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, red, scan, idx,
                      vred, n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept,
@@ -289,8 +398,8 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
 
 /* Pass 2 (after tt_dec_chunk with store, and tt_select for top-k): the row max and softmax sum
  * from all chunks' partials, then the cut and P·V from the stored scores — K is not read again. */
-__kernel void tt_dec_pv(__global const KV_T *v, __constant uint *lay, int n_heads, int kv_len,
-                        int n_chunks, int kind, int placement, __global const float *thetas,
+__kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int kv_len,
+                        int n_chunks, int kind, int placement, __global const float *th_buf,
                         __global const float *rowinfo, __global const float *scores,
                         __global const float *part_m, __global const float *part_z,
                         __global float *part_acc, __global float *part_ms,
@@ -300,6 +409,7 @@ __kernel void tt_dec_pv(__global const KV_T *v, __constant uint *lay, int n_head
     const int t = get_local_id(0), c = get_group_id(0), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int j0 = c * CH, nk = min(CH, kv_len - j0);
+    DEC_LAY
     __local float s[GROUP][CH];
     __local float red[GROUP][WG];
     __local int scan[WG];
@@ -319,7 +429,7 @@ __kernel void tt_dec_pv(__global const KV_T *v, __constant uint *lay, int n_head
         }
         mref[hh] = m;
         zrow[hh] = z;
-        cut[hh] = kind == 2 ? rowinfo[(size_t)row * RI_N + RI_TH] : kind == 1 ? thetas[g * GROUP + hh] : 0.0f;
+        cut[hh] = kind == 2 ? rowinfo[(size_t)row * RI_N + RI_TH] : kind == 1 ? DEC_THETA(g * GROUP + hh) : 0.0f;
         for (int jj = t; jj < nk; jj += WG)
             s[hh][jj] = scores[(size_t)row * kv_len + j0 + jj];
     }

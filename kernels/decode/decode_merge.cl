@@ -4,9 +4,9 @@
  * or the true softmax denominator and V-mean compensation, writes the output row and the row's
  * statistics. The running V sum was already advanced by tt_dec_chunk (the work-group holding the
  * new row), so v̄ = vsum / n costs O(d). fc is local scratch of n_chunks floats. */
-__kernel void tt_dec_merge(__constant uint *lay, int n_heads, int kv_len, int n_chunks, int kind,
+__kernel void tt_dec_merge(dec_args args, int n_heads, int kv_len, int n_chunks, int kind,
                            int placement, int sdc, float lambda, int vmc,
-                           __global const float *thetas, __global const float *dhats,
+                           __global const float *th_buf, __global const float *dh_buf,
                            __global const float *rowinfo, __global const float *vsum,
                            int have_vsum, __global const float *vmean,
                            __global const float *part_acc, __global const float *part_ms,
@@ -18,6 +18,7 @@ __kernel void tt_dec_merge(__constant uint *lay, int n_heads, int kv_len, int n_
     const int t = get_local_id(0), row = get_group_id(1);
     const int h = row % n_heads, b = row / n_heads, g = h / GROUP, n_kv = n_heads / GROUP;
     const int bg = b * n_kv + g, n = kv_len;
+    DEC_LAY
     __local float red[WG];
     __local float red2[WG];
     __local uint redu[WG];
@@ -76,11 +77,11 @@ __kernel void tt_dec_merge(__constant uint *lay, int n_heads, int kv_len, int n_
         if (sdc == SDC_EXACT) {
             miss = dmiss;
         } else if (sdc == SDC_EXPTH) {
-            float th = kind == 2 ? rowinfo[(size_t)row * RI_N + RI_TH] : thetas[h];
+            float th = kind == 2 ? rowinfo[(size_t)row * RI_N + RI_TH] : DEC_THETA(h);
             float th_s = (kind == 1 && placement == PLACE_REL) ? m + th : th;
             miss = (float)(n - (int)kept) * exp(th_s - m);
         } else if (sdc == SDC_OFFLINE) {
-            miss = dhats[h];
+            miss = DEC_DHAT(h);
         }
         denom = dsum + lambda * miss;
     }

@@ -1,0 +1,54 @@
+#!/bin/bash
+# GPU-machine fidelity sweep for docs/FIDELITY.md (issue 6 item 6), run after a call that staged
+# the first half of the SmolLM2 GGUF in /tmp (h200-final.sh or h200-decode.sh). Phase 1: post-softmax
+# Top-θ at k = 16, 32, 64, 128; phase 2: top-k at the same k and the pre / max-relative placements at
+# k = 64. Calibration on the first 80 % of tinyshakespeare (12 windows of 2048, 5 % of rows), eval
+# on 4 held-out windows and on all of GPL-3. Results: $OUT/fid-PHASE.jsonl (one labelled line per
+# run) and $OUT/fid-PHASE.tar.gz (tables, logs).
+set -uo pipefail
+OUT=${OUT:-/tmp/tt-out}; mkdir -p "$OUT"
+phase=${1:-1}
+export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
+M=/tmp/smol.gguf
+[ -s $M ] || cat /tmp/gguf.part-a .devgguf-b/part > $M
+sha256sum $M | cut -c1-16
+[ -x build-gpu/tools/cli/toptheta ] || { meson setup build-gpu -Dtests=disabled --buildtype=release && ninja -C build-gpu; } > "$OUT/build.log" 2>&1
+ninja -C build-gpu > "$OUT/build.log" 2>&1 || { tail -20 "$OUT/build.log"; exit 1; }
+tt=./build-gpu/tools/cli/toptheta
+S=.devdata/tinyshakespeare.txt; G=.devdata/GPL-3
+W="--ctx 2048 --stride 2048"
+T=/tmp/fid; mkdir -p $T
+J="$OUT/fid-$phase.jsonl"; : > "$J"
+# run LABEL LIMIT cmd...: the command's last JSON line, labelled, goes to $J; logs to $T.
+run() {
+    local name=$1 lim=$2; shift 2
+    local t0=$(date +%s)
+    timeout "$lim" "$@" > "$T/$name.out" 2> "$T/$name.err"; local rc=$?
+    local js=$(grep '^{' "$T/$name.out" | tail -1)
+    echo "{\"label\":\"$name\",\"rc\":$rc,\"s\":$(( $(date +%s) - t0 )),\"r\":${js:-null}}" >> "$J"
+    echo "$name rc=$rc $(( $(date +%s) - t0 ))s ${js:0:160}"
+}
+calib() { # k placement
+    run cal-$2$1 120 $tt calibrate --model $M --text $S --range 0:0.8 $W --k $1 --placement $2 \
+        --sample 0.05 --max-seqs 12 --out $T/$2$1.ttt --json
+}
+evals() { # label extra-args...
+    local l=$1; shift
+    run $l-shk 100 $tt eval --model $M --text $S --range 0.8:1 $W --max-seqs 4 --json "$@"
+    run $l-gpl 100 $tt eval --model $M --text $G $W --json "$@"
+}
+if [ "$phase" = 1 ]; then
+    for k in 16 32 64 128; do
+        calib $k post
+        evals post$k --table $T/post$k.ttt --mode theta --placement post --vmc
+    done
+    run post64-shk-verbose 100 $tt eval --model $M --text $S --range 0.8:1 $W --max-seqs 4 --json \
+        --verbose --table $T/post64.ttt --mode theta --placement post --vmc
+else
+    for k in 16 32 64 128; do evals topk$k --mode topk --k $k --sdc exact --vmc; done
+    for p in pre rel; do
+        calib 64 $p
+        evals ${p}64 --table $T/${p}64.ttt --mode theta --placement $p --sdc exact --vmc
+    done
+fi
+tar czf "$OUT/fid-$phase.tar.gz" -C $T .
