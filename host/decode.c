@@ -236,6 +236,9 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     cl_command_queue_properties qprops = 0;
     clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof qprops, &qprops, NULL);
     const int chain = (qprops & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) != 0;
+/* The wait list for the next kernel: the previous one's event, or none (a non-NULL list with a
+ * count of 0 is CL_INVALID_EVENT_WAIT_LIST on strict implementations). */
+#define PREV (chain ? &ev[n_ev - 1] : NULL)
 
     cl_kernel kc = NULL, ksel = NULL, kpv = NULL, km = NULL, kvm = NULL;
     cl_event ev[5];
@@ -270,7 +273,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         st = set_args(ctx, kc, "tt_dec_chunk", 22, sz, vals_);
         if (!st)
             st = launch(ctx, queue, kc, "tt_dec_chunk", nchk * wg, bg, wg,
-                        n_ev ? (cl_uint)chain : num_wait, n_ev ? &ev[n_ev - 1] : wait_list,
+                        n_ev ? (cl_uint)chain : num_wait, n_ev ? PREV : wait_list,
                         &ev[n_ev]);
         if (!st)
             ev_name[n_ev++] = "tt_dec_chunk";
@@ -282,7 +285,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         (void)sizes_;
         st = set_args(ctx, ksel, "tt_select", 19, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, ksel, "tt_select", wg, rows, wg, (cl_uint)chain, &ev[n_ev - 1],
+            st = launch(ctx, queue, ksel, "tt_select", wg, rows, wg, (cl_uint)chain, PREV,
                         &ev[n_ev]);
         if (!st)
             ev_name[n_ev++] = "tt_select";
@@ -295,8 +298,8 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         (void)sizes_;
         st = set_args(ctx, kpv, "tt_dec_pv", 18, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, kpv, "tt_dec_pv", nchk * wg, bg, wg, (cl_uint)chain,
-                        &ev[n_ev - 1], &ev[n_ev]);
+            st = launch(ctx, queue, kpv, "tt_dec_pv", nchk * wg, bg, wg, (cl_uint)chain, PREV,
+                        &ev[n_ev]);
         if (!st)
             ev_name[n_ev++] = "tt_dec_pv";
     }
@@ -309,7 +312,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         (void)sizes_;
         st = set_args(ctx, km, "tt_dec_merge", 25, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, km, "tt_dec_merge", wg, rows, wg, (cl_uint)chain, &ev[n_ev - 1],
+            st = launch(ctx, queue, km, "tt_dec_merge", wg, rows, wg, (cl_uint)chain, PREV,
                         &ev[n_ev]);
         if (!st)
             ev_name[n_ev++] = "tt_dec_merge";

@@ -2,7 +2,7 @@
 # GPU-machine fidelity sweep for docs/FIDELITY.md (issue 6 item 6), run after a call that staged
 # the first half of the SmolLM2 GGUF in /tmp (h200-final.sh or h200-decode.sh). Phase 1: post-softmax
 # Top-θ at k = 16, 32, 64, 128; phase 2: top-k at the same k and the pre / max-relative placements at
-# k = 64. Calibration on the first 80 % of tinyshakespeare (12 windows of 2048, 5 % of rows), eval
+# k = 64; phase 3: per-layer k chosen for a kept budget ($BUDGET). Calibration on the first 80 % of tinyshakespeare (12 windows of 2048, 5 % of rows), eval
 # on 4 held-out windows and on all of GPL-3. Results: $OUT/fid-PHASE.jsonl (one labelled line per
 # run) and $OUT/fid-PHASE.tar.gz (tables, logs).
 set -uo pipefail
@@ -44,6 +44,10 @@ if [ "$phase" = 1 ]; then
     done
     run post64-shk-verbose 100 $tt eval --model $M --text $S --range 0.8:1 $W --max-seqs 4 --json \
         --verbose --table $T/post64.ttt --mode theta --placement post --vmc
+elif [ "$phase" = 3 ]; then # per-layer k for a global budget (calibrate --budget), post-softmax
+    run cal-postB 200 $tt calibrate --model $M --text $S --range 0:0.8 $W --budget ${BUDGET:-0.085} \
+        --placement post --sample 0.05 --max-seqs 12 --out $T/postB.ttt --json
+    evals postB --table $T/postB.ttt --mode theta --placement post --vmc
 else
     for k in 16 32 64 128; do evals topk$k --mode topk --k $k --sdc exact --vmc; done
     for p in pre rel; do
