@@ -46,6 +46,10 @@ record "suites" build/meson-logs/testlog.json "$t"
 echo "== toptheta selftest on the default device =="
 if ./build/tools/cli/toptheta selftest | tail -n 30; then total_ok=$((total_ok + 1)); else
     status=1 total_bad=$((total_bad + 1)); fi
+# The GPU decode variant (coalesced K reads, TT_DEC_KCOAL) is off on CPUs by default; check it here.
+echo "== toptheta selftest --short, decode with the GPU variant (TT_DEC_KCOAL=1) =="
+if TT_DEC_KCOAL=1 ./build/tools/cli/toptheta selftest --short --filter decode | tail -n 3; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 
 if [ "${TT_CI_QUICK:-0}" != 1 ]; then
     echo "== 2/4 ASan + UBSan (TT_TEST_LEVEL=small) =="

@@ -21,10 +21,13 @@ static int pick_vec(int d, int wg)
     return 1;
 }
 
-static size_t local_bytes(int d, int group, int wg, int ch, int vec)
+/* Local memory of tt_dec_chunk; kcu > 0 adds the coalesced K path's partial sums (decode.cl kp). */
+static size_t local_bytes(int d, int group, int wg, int ch, int vec, int kcu)
 {
+    const size_t tpr = (size_t)(d / vec), lanes = (size_t)wg / tpr;
+    const size_t kp = kcu > 0 ? tpr * ((size_t)group * lanes * (size_t)kcu + 1) : 1;
     return 4u * ((size_t)group * d + (size_t)group * ch + (size_t)group * wg + wg + ch +
-                 (size_t)wg * vec);
+                 (size_t)wg * vec + kp);
 }
 
 int tt__decode_eligible(const tt_context *ctx, const tt_attn_shape *s, int wg)
@@ -152,14 +155,25 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     if (e && atoi(e) > 0)
         ch = atoi(e);
     ch = (ch + wg - 1) / wg * wg;
-    while (ch > wg && local_bytes(D, group, wg, ch, vec) > ctx->info.local_mem_size)
+    /* K rows read by D/VEC threads each (coalesced, KCOAL) on GPUs, where a thread per row
+     * scatters each warp load over as many memory lines as it has threads (H200, 32K keys,
+     * batch 8: 0.45 vs 0.60 ms); on CPUs a thread per row vectorises better (PoCL, 8K: 27 vs
+     * 19 ms). TT_DEC_KCOAL=0/1 overrides. KCU rows per thread in flight, halved until the
+     * partial sums fit local memory at the chosen chunk length. */
+    const char *ek = getenv("TT_DEC_KCOAL");
+    int kcu = (ek && *ek ? *ek == '1' : (ctx->info.type & CL_DEVICE_TYPE_GPU) != 0) ? 8 : 0;
+    const cl_ulong lmem = ctx->info.local_mem_size;
+    while (kcu > 1 && local_bytes(D, group, wg, ch, vec, kcu) > lmem)
+        kcu /= 2;
+    if (kcu && local_bytes(D, group, wg, wg, vec, kcu) > lmem)
+        kcu = 0;
+    while (ch > wg && local_bytes(D, group, wg, ch, vec, kcu) > lmem)
         ch -= wg;
-    TT_RETURN_IF(ctx, local_bytes(D, group, wg, ch, vec) > ctx->info.local_mem_size,
-                 TT_ERR_LOCAL_MEMORY,
+    TT_RETURN_IF(ctx, local_bytes(D, group, wg, ch, vec, kcu) > lmem, TT_ERR_LOCAL_MEMORY,
                  "decode: needs %zu bytes of local memory (head size %d, %d heads per group), the "
                  "device has %llu",
-                 local_bytes(D, group, wg, ch, vec), D, group,
-                 (unsigned long long)ctx->info.local_mem_size);
+                 local_bytes(D, group, wg, ch, vec, kcu), D, group, (unsigned long long)lmem);
+    const int pvu = ctx->info.type & CL_DEVICE_TYPE_GPU ? 8 : 4; /* V rows in flight per thread */
     const int nc = (s->kv_len + ch - 1) / ch;
     TT_RETURN_IF(ctx, (size_t)nc * 4 + 16u * wg > ctx->info.local_mem_size, TT_ERR_LOCAL_MEMORY,
                  "decode: %d chunks of %d keys need more local memory in the merge than the device "
@@ -179,11 +193,13 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     if (al && *al == '0')
         aligned = 0;
     const char *defs = getenv("TT_DEC_DEFS");
-    char opts[320];
+    char opts[384];
     snprintf(opts, sizeof opts,
-             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d %s", D,
-             group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
-             ctx->max_param_size >= 1024 ? 64 : 1, defs ? defs : "");
+             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d "
+             "-DKCOAL=%d -DKCU=%d -DPVU=%d %s",
+             D, group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
+             ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
+             defs ? defs : "");
     const char *srcs[] = {"decode.cl", "decode_merge.cl", "select.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs, 4, opts, &prog);
