@@ -2,6 +2,7 @@
  * is reduced at once to per-candidate sums (dropped mass, kept count, length) of its layer, so the
  * memory is one occurrence counter per (layer, head, n) plus a few numbers per (layer, k). */
 #include "budget.h"
+#include "calib.h" /* tc__fail_msg */
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -26,17 +27,7 @@ struct tc_budget_acc {
     char err[512];
 };
 
-static tt_status fail_msg(char *msg, size_t size, tt_status st, const char *fmt, ...)
-{
-    if (msg && size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-#define BFAIL(a, st, ...) fail_msg((a)->err, sizeof (a)->err, (st), __VA_ARGS__)
+#define BFAIL(a, st, ...) tc__fail_msg((a)->err, sizeof (a)->err, (st), __VA_ARGS__)
 
 const char *tc_budget_error(const tc_budget_acc *a) { return a ? a->err : "no accumulator"; }
 
@@ -44,29 +35,29 @@ static tt_status check_config(const tc_budget_config *c, char *msg, size_t size)
 {
     if (c->n_layers < 1 || c->n_heads < 1 || c->n_kv_heads < 1 || c->head_dim < 1 ||
         c->n_heads % c->n_kv_heads != 0 || c->n_layers > 4096 || c->n_heads > 4096)
-        return fail_msg(msg, size, TT_ERR_BAD_SHAPE,
+        return tc__fail_msg(msg, size, TT_ERR_BAD_SHAPE,
                         "budget: shape %d layers, %d heads, %d KV heads, head_dim %d is invalid",
                         c->n_layers, c->n_heads, c->n_kv_heads, c->head_dim);
     if (c->max_n < 1 || c->max_n > TB_MAX_K)
-        return fail_msg(msg, size, TT_ERR_BAD_SHAPE, "budget: max_n %d outside 1..%d", c->max_n,
+        return tc__fail_msg(msg, size, TT_ERR_BAD_SHAPE, "budget: max_n %d outside 1..%d", c->max_n,
                         TB_MAX_K);
     if (!(c->sample_p > 0 && c->sample_p <= 1))
-        return fail_msg(msg, size, TT_INVALID_VALUE,
+        return tc__fail_msg(msg, size, TT_INVALID_VALUE,
                         "budget: sample probability %g outside (0, 1]", c->sample_p);
     if (!c->cands || c->n_cands < 1)
-        return fail_msg(msg, size, TT_INVALID_VALUE, "budget: the candidate k list is empty");
+        return tc__fail_msg(msg, size, TT_INVALID_VALUE, "budget: the candidate k list is empty");
     for (int i = 0; i < c->n_cands; i++) {
         if (c->cands[i] < 1 || c->cands[i] > TB_MAX_K)
-            return fail_msg(msg, size, TT_ERR_BAD_K, "budget: candidate k %d outside 1..%d",
+            return tc__fail_msg(msg, size, TT_ERR_BAD_K, "budget: candidate k %d outside 1..%d",
                             c->cands[i], TB_MAX_K);
         if (i > 0 && c->cands[i] <= c->cands[i - 1])
-            return fail_msg(msg, size, TT_INVALID_VALUE,
+            return tc__fail_msg(msg, size, TT_INVALID_VALUE,
                             "budget: candidate k must be strictly increasing (%d after %d)",
                             c->cands[i], c->cands[i - 1]);
     }
     size_t nseen = (size_t)c->n_layers * c->n_heads * ((size_t)c->max_n + 1);
     if (nseen > TB_MAX_SEEN_BYTES / sizeof(uint64_t))
-        return fail_msg(msg, size, TT_ERR_TOO_LARGE,
+        return tc__fail_msg(msg, size, TT_ERR_TOO_LARGE,
                         "budget: %zu (layer, head, n) keys need more than %zu bytes", nseen,
                         TB_MAX_SEEN_BYTES);
     return TT_SUCCESS;
@@ -76,7 +67,7 @@ tt_status tc_budget_create(const tc_budget_config *cfg, tc_budget_acc **out, cha
                            size_t msg_size)
 {
     if (!cfg || !out)
-        return fail_msg(msg, msg_size, TT_ERR_NULL_ARGUMENT, "budget: NULL argument");
+        return tc__fail_msg(msg, msg_size, TT_ERR_NULL_ARGUMENT, "budget: NULL argument");
     *out = NULL;
     tt_status st = check_config(cfg, msg, msg_size);
     if (st != TT_SUCCESS)
@@ -97,7 +88,7 @@ tt_status tc_budget_create(const tc_budget_config *cfg, tc_budget_acc **out, cha
     if (!a || !a->cands || !a->seen || !a->drop || !a->kept || !a->rows || !a->len || !a->s ||
         !a->p || !a->tail) {
         tc_budget_destroy(a);
-        return fail_msg(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "budget: out of memory");
+        return tc__fail_msg(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "budget: out of memory");
     }
     memcpy(a->cands, cfg->cands, C * sizeof *a->cands);
     a->cfg = *cfg;

@@ -31,7 +31,7 @@ struct tc_acc {
     char err[512];
 };
 
-static tt_status fail_msg(char *msg, size_t size, tt_status st, const char *fmt, ...)
+tt_status tc__fail_msg(char *msg, size_t size, tt_status st, const char *fmt, ...)
 {
     if (msg && size) {
         va_list ap;
@@ -41,43 +41,43 @@ static tt_status fail_msg(char *msg, size_t size, tt_status st, const char *fmt,
     }
     return st;
 }
-#define AFAIL(a, st, ...) fail_msg((a)->err, sizeof (a)->err, (st), __VA_ARGS__)
+#define AFAIL(a, st, ...) tc__fail_msg((a)->err, sizeof (a)->err, (st), __VA_ARGS__)
 
 const char *tc_error(const tc_acc *acc) { return acc ? acc->err : "no accumulator"; }
 
 tt_status tc_create(const tc_config *cfg, tc_acc **out, char *msg, size_t msg_size)
 {
     if (!cfg || !out || !cfg->layer_k)
-        return fail_msg(msg, msg_size, TT_ERR_NULL_ARGUMENT, "calib: NULL argument");
+        return tc__fail_msg(msg, msg_size, TT_ERR_NULL_ARGUMENT, "calib: NULL argument");
     *out = NULL;
     const tt_table_meta *m = &cfg->meta;
     if (m->n_layers < 1 || m->n_heads < 1 || m->n_kv_heads < 1 || m->head_dim < 1 ||
         m->n_heads % m->n_kv_heads != 0 || m->n_layers > 4096 || m->n_heads > 4096)
-        return fail_msg(msg, msg_size, TT_ERR_BAD_SHAPE,
+        return tc__fail_msg(msg, msg_size, TT_ERR_BAD_SHAPE,
                         "calib: shape %d layers, %d heads, %d KV heads, head_dim %d is invalid",
                         m->n_layers, m->n_heads, m->n_kv_heads, m->head_dim);
     if (cfg->max_n < 1 || cfg->max_n > TC_MAX_K)
-        return fail_msg(msg, msg_size, TT_ERR_BAD_SHAPE, "calib: max_n %d outside 1..%d",
+        return tc__fail_msg(msg, msg_size, TT_ERR_BAD_SHAPE, "calib: max_n %d outside 1..%d",
                         cfg->max_n, TC_MAX_K);
     if ((unsigned)m->placement > TT_PLACE_REL)
-        return fail_msg(msg, msg_size, TT_ERR_BAD_ENUM, "calib: placement %d out of range",
+        return tc__fail_msg(msg, msg_size, TT_ERR_BAD_ENUM, "calib: placement %d out of range",
                         (int)m->placement);
     if (!isfinite(m->sigma))
-        return fail_msg(msg, msg_size, TT_ERR_NONFINITE, "calib: sigma is not finite");
+        return tc__fail_msg(msg, msg_size, TT_ERR_NONFINITE, "calib: sigma is not finite");
     if (!(cfg->sample_p >= 0 && cfg->sample_p <= 1) || cfg->sample_every < 0 || cfg->smooth < 0)
-        return fail_msg(msg, msg_size, TT_INVALID_VALUE,
+        return tc__fail_msg(msg, msg_size, TT_INVALID_VALUE,
                         "calib: sample probability must be in [0, 1] (0 = 1), every-r and the "
                         "smoothing window >= 0");
     if (m->score_precision != 0 && m->score_precision != 16 && m->score_precision != 32)
-        return fail_msg(msg, msg_size, TT_INVALID_VALUE, "calib: score precision %d (16 or 32)",
+        return tc__fail_msg(msg, msg_size, TT_INVALID_VALUE, "calib: score precision %d (16 or 32)",
                         m->score_precision);
     for (int l = 0; l < m->n_layers; l++)
         if (cfg->layer_k[l] > TC_MAX_K)
-            return fail_msg(msg, msg_size, TT_ERR_BAD_K, "calib: layer %d: k %d beyond %d", l,
+            return tc__fail_msg(msg, msg_size, TT_ERR_BAD_K, "calib: layer %d: k %d beyond %d", l,
                             cfg->layer_k[l], TC_MAX_K);
     size_t ncell = (size_t)m->n_layers * m->n_heads * ((size_t)cfg->max_n + 1);
     if (ncell > TC_MAX_CELL_BYTES / sizeof(tc_cell))
-        return fail_msg(msg, msg_size, TT_ERR_TOO_LARGE,
+        return tc__fail_msg(msg, msg_size, TT_ERR_TOO_LARGE,
                         "calib: %zu (layer, head, n) keys need more than %zu bytes", ncell,
                         TC_MAX_CELL_BYTES);
     tc_acc *a = calloc(1, sizeof *a);
@@ -89,7 +89,7 @@ tt_status tc_create(const tc_config *cfg, tc_acc **out, char *msg, size_t msg_si
     }
     if (!a || !a->k || !a->cells || !a->s || !a->x) {
         tc_destroy(a);
-        return fail_msg(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "calib: out of memory");
+        return tc__fail_msg(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "calib: out of memory");
     }
     a->cfg = *cfg;
     a->cfg.layer_k = a->k;

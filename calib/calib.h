@@ -73,6 +73,13 @@ tt_status tc_layer_counts(const tc_acc *acc, int layer, uint64_t *offered, uint6
  * The accumulator is unchanged and may keep accumulating. */
 tt_status tc_finish(tc_acc *acc, tt_table **out);
 
+/* Shared by calib.c and budget.c: formats a message into msg (if non-NULL) and returns st. */
+tt_status tc__fail_msg(char *msg, size_t size, tt_status st, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
 /* ---- SHA-256 (sha256.c, FIPS 180-4) ---------------------------------------------------------- */
 typedef struct tc_sha256 {
     uint32_t h[8];
