@@ -2,7 +2,8 @@
  * give the expected mean, σ·std and D̂ per placement; missing lengths interpolate, smoothing and
  * seeded sampling behave as documented, k <= 0 layers stay untouched, bad arguments fail; SHA-256
  * against FIPS vectors; and, with ../shared and a device, a 2-sequence calibration end to end.
- * The per-layer k budget (calib/budget.c, `calibrate --budget`): test-calib-budget.inc. */
+ * The per-layer k budget (calib/budget.c, `calibrate --budget`): test-calib-budget.inc; compact
+ * fitted curves (calib/fit.c, `table fit`): test-calib-fit.inc. */
 #include "calib.h"
 #include "model/model.h"
 #include "support.h"
@@ -569,6 +570,7 @@ START_TEST(test_end_to_end)
 END_TEST
 
 #include "test-calib-budget.inc"
+#include "test-calib-fit.inc"
 
 static Suite *calib_suite(void)
 {
@@ -599,6 +601,17 @@ static Suite *calib_suite(void)
         printf("# calibrate --budget CLI check skipped: ../shared or the built CLI is missing\n");
     }
     suite_add_tcase(s, bt);
+    TCase *ft = tcase_create("fit");
+    tcase_add_test(ft, test_fit_bins_exact);
+    tcase_add_test(ft, test_fit_power_law_extrapolates);
+    tcase_add_test(ft, test_fit_pre_loglinear);
+    tcase_add_test(ft, test_fit_clamp_and_flat);
+    tcase_add_test(ft, test_fit_errors);
+    if (find_budget_cli())
+        tcase_add_test(ft, test_fit_cli);
+    else
+        printf("# table fit CLI check skipped: the built CLI is missing\n");
+    suite_add_tcase(s, ft);
     if (tt_test_shared_file(MODEL_REL) && tt_test_have_device()) {
         TCase *e2e = tcase_create("stories260K");
         tcase_set_timeout(e2e, 280);

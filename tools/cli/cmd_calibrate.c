@@ -4,6 +4,7 @@
  * each atomically, so a failed or interrupted run leaves no partial output. With --budget a first
  * pass (calibrate_budget.c) chooses the per-layer k. */
 #include "calib.h"
+#include "fit.h"
 #include "commands.h"
 #include "model/model.h"
 #include <math.h>
@@ -13,6 +14,8 @@
 #include <unistd.h>
 
 int cli_write_atomic(const char *path, const void *data, size_t len); /* cmd_table.c */
+int cli_fit_options(int argc, char **argv, const char *to_opt, tc_fit_config *c); /* table_fit.c */
+int cli_fit_apply(tt_table **t, const tc_fit_config *c, int json);
 
 static void usage(void)
 {
@@ -22,7 +25,7 @@ static void usage(void)
             "       [--placement pre|post|rel] [--sigma C] [--tac]\n"
             "       [--tac-sdc none|exact] [--sample P] [--every R] [--seed S] [--smooth W]\n"
             "       [--max-seqs N] [--plot FILE.svg] [--kv f32|f16] [--json] [--device SEL]\n"
-            "       [--backend device|reference]\n"
+            "       [--backend device|reference] [--fit [--fit-to N] [--per-octave P]]\n"
             "theta = mean + C * std of the (k+1)-th largest x per (layer, head, n); C defaults to\n"
             "0 (the reference numbers use 0; the paper's default is C = 0.1). --layer-k overrides\n"
             "--k per layer (k <= 0: never thresholded). --tac runs exact top-k in every layer\n"
@@ -35,7 +38,10 @@ static void usage(void)
             "elements it keeps; more k goes to the layers where it removes the most dropped mass\n"
             "per kept element, while the mean kept fraction over layers stays <= F. The choice\n"
             "and the uniform k with the same budget are printed; then the table is calibrated\n"
-            "with that k per layer, as if --layer-k had been given.\n");
+            "with that k per layer, as if --layer-k had been given.\n"
+            "--fit stores each curve as the means of its samples at P knots per octave of n\n"
+            "(default 4) instead of one sample per length; --fit-to N also extends it to length\n"
+            "N along the tail fitted on its last two octaves (as `toptheta table fit --to N`).\n");
 }
 
 typedef struct progress {
@@ -271,7 +277,8 @@ int cmd_calibrate(int argc, char **argv)
                                         "tac", "tac-sdc", "sample", "every", "seed", "smooth",
                                         "max-seqs", "plot", "kv", "device", "backend", "json",
                                         "out", "help", "text", "ctx", "stride", "range",
-                                        "budget", "budget-k", "budget-sample", NULL};
+                                        "budget", "budget-k", "budget-sample", "fit", "fit-to",
+                                        "per-octave", NULL};
     if (cli_flag(argc, argv, "help"))
         return usage(), 0;
     if (!cli_check_options(argc, argv, known, "calibrate"))
@@ -311,6 +318,12 @@ int cmd_calibrate(int argc, char **argv)
         every < 1 || smooth < 0 || max_seqs < 0 || kdef > 1 << 24)
         return fprintf(stderr, "error: calibrate: bad --placement, --tac-sdc, --sigma, --sample "
                        "(0 < P <= 1), --every (>= 1), --smooth, --max-seqs or --k\n"), 2;
+    int fit = cli_flag(argc, argv, "fit") || cli_opt(argc, argv, "fit-to");
+    tc_fit_config fitc;
+    if (!fit && cli_opt(argc, argv, "per-octave"))
+        return fprintf(stderr, "error: calibrate: --per-octave needs --fit\n"), 2;
+    if (fit && cli_fit_options(argc, argv, "fit-to", &fitc) != 0)
+        return 2;
     char msg[1024];
     tm_model *m = NULL;
     tm_tokens *toks = NULL;
@@ -417,6 +430,8 @@ int cmd_calibrate(int argc, char **argv)
         fprintf(stderr, "error: calibrate: %s: %s\n", tt_status_name(st), tc_error(acc));
         goto done;
     }
+    if (fit && cli_fit_apply(&table, &fitc, 0) != 0)
+        goto done;
     if (plot) { /* rendered before anything is written, so a failure writes nothing */
         FILE *f = open_memstream(&svg, &svg_len);
         char title[256];

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 int cli_write_atomic(const char *path, const void *data, size_t len);
+int cli_table_fit(int argc, char **argv, const char *file, int json); /* table_fit.c */
 
 /* Writes len bytes to <path>.tmp.XXXXXX, fsyncs, renames over path. 0 on success, else -1 with
  * a message on stderr and no file left behind. */
@@ -60,11 +61,17 @@ static void usage(void)
     fprintf(stderr,
             "usage: toptheta table show FILE [--json]\n"
             "       toptheta table export-text FILE [--out TH.txt] [--sdc-out SDC.txt]\n"
+            "       toptheta table fit FILE --out OUT [--per-octave P] [--to N]\n"
+            "                [--tail-octaves T] [--max-slope S]\n"
             "       toptheta table import-ref --th th.txt [--sdc sdc.txt] --layers L --heads H\n"
             "                [--kv-heads G] [--head-dim D] --placement pre|post|rel [--k K]\n"
             "                [--sigma C] [--model-name NAME] --out FILE\n"
             "export-text writes lines \"L<l>_H<h>:<n> <theta> <samples> [<k>]\" (samples per\n"
-            "length are not stored in tables: 0); --sdc-out writes the D-hat curves alike.\n");
+            "length are not stored in tables: 0); --sdc-out writes the D-hat curves alike.\n"
+            "fit replaces each curve by the means of its samples at P knots per octave of n\n"
+            "(default 4) and, with --to N, extends it to length N along a tail fitted on the\n"
+            "last T octaves (default 2): power law for post, log-linear for pre / rel, slope\n"
+            "limited to +-S (default 1).\n");
 }
 
 static const char *place_name(tt_placement p)
@@ -289,7 +296,8 @@ int cmd_table(int argc, char **argv)
 {
     static const char *const known[] = {"th", "sdc", "layers", "heads", "kv-heads", "head-dim",
                                         "placement", "k", "sigma", "model-name", "out",
-                                        "sdc-out", "json", "device", "help", NULL};
+                                        "sdc-out", "json", "device", "help", "per-octave", "to",
+                                        "tail-octaves", "max-slope", NULL};
     if (argc < 2 || cli_flag(argc, argv, "help")) {
         usage();
         return argc < 2 ? 2 : 0;
@@ -303,6 +311,8 @@ int cmd_table(int argc, char **argv)
         return show(file, json);
     if (!strcmp(sub, "export-text") && file)
         return export_cmd(file, cli_opt(argc, argv, "out"), cli_opt(argc, argv, "sdc-out"), json);
+    if (!strcmp(sub, "fit") && file)
+        return cli_table_fit(argc, argv, file, json);
     if (!strcmp(sub, "import-ref"))
         return import_cmd(argc, argv, json);
     usage();
