@@ -51,6 +51,7 @@ else
         run cal-B$b 200 $tt calibrate --model $M --text $S --range 0:0.8 --ctx 2048 --stride 2048 --budget $b \
             --placement post --sample 0.05 --max-seqs 12 --fit-to 8192 --out $T/B$b.ttt --json
         ev B$b 2048 4 $T/B$b.ttt
+        [ -n "${ONEPASS:-}" ] && ev B${b}1p 2048 4 $T/B$b.ttt --post onepass
     done
     run cal-o8k 200 $tt calibrate --model $M --text $S --range 0:0.8 --ctx 8192 --stride 8192 --k 64 \
         --placement post --sample 0.05 --max-seqs 3 --fit --out $T/o8k.ttt --json
