@@ -46,6 +46,19 @@ if [ "$phase" = A ]; then
     ev fit 8192 2 $T/fit64.ttt
     ev raw 4096 4 $T/raw64.ttt
     ev fit 4096 4 $T/fit64.ttt
+elif [ "$phase" = C ]; then # budget tables fitted, and top-k with each table's per-layer k
+    for b in ${BUDGETS:-0.095 0.1}; do
+        [ -s $T/B$b.ttt ] || run cal-B$b 200 $tt calibrate --model $M --text $S --range 0:0.8 --ctx 2048 \
+            --stride 2048 --budget $b --placement post --sample 0.05 --max-seqs 12 --fit-to 8192 \
+            --out $T/B$b.ttt --json
+        [ -s $T/B$b.ttt ] && ev B$b 2048 4 $T/B$b.ttt
+        lk=$($tt table show $T/B$b.ttt --json | python3 -c 'import json,sys; r=[json.loads(l) for l in sys.stdin][1:]; print(",".join("%d:%d" % (x["layer"], x["k"]) for x in r if x["head"] == 0))')
+        for src in shk gpl; do
+            f=$S; r="--range 0.8:1"; [ $src = gpl ] && f=$G r=
+            run topkB$b-${src}2048 150 $tt eval --model $M --text $f $r --ctx 2048 --stride 2048 --max-seqs 4 \
+                --json --mode topk --layer-k "$lk" --sdc exact --vmc
+        done
+    done
 else
     for b in ${BUDGETS:-0.085 0.075}; do
         run cal-B$b 200 $tt calibrate --model $M --text $S --range 0:0.8 --ctx 2048 --stride 2048 --budget $b \
