@@ -82,13 +82,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                         p->post_variant == TT_POST_ONEPASS;
     const int two_pass = theta_rows && !onepass && p->placement != TT_PLACE_PRE;
     const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
-    /* P·V with one row per 32 threads (PVROW, prefill.cl) unless TT_PF_PVROW=0 asks for the
-     * older 4-threads-per-row mapping (a comparison switch for benchmarks). */
-    const char *epv = getenv("TT_PF_PVROW");
-    const int pvrow = !(epv && *epv == '0');
     char opts[256];
-    snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPVROW=%d", D, group,
-             PF_NT, s->kv_dtype == TT_DTYPE_F16, pvrow);
+    snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d", D, group, PF_NT,
+             s->kv_dtype == TT_DTYPE_F16);
     const char *srcs[] = {"prefill.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs, 2, opts, &prog);

@@ -12,15 +12,6 @@
 #define BR (BQ * GROUP)
 #define DPT (D / 4)
 #define QPAD (D + 1)
-/* P·V mapping. PVROW 1: 32 consecutive threads share one row (dimensions lane + 32j), so on a
- * GPU a whole warp skips a key the row did not keep — with ~10 % kept most multiply-adds go;
- * rows wr, wr + 4, ... per thread. PVROW 0: 4 threads per row (dimensions oc + 4j), 8 rows per
- * warp, which skip a key only when all 8 rows dropped it. */
-#ifndef PVROW
-#define PVROW 1
-#endif
-#define RPT ((BR + NT / 32 - 1) / (NT / 32))
-#define DJ ((D + 31) / 32)
 
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
 void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const KV_T *v,
@@ -61,19 +52,11 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             z_fix = rowstat[2 * my_row + 1];
         }
     }
-#if PVROW
-    const int lane = t % 32, wr = t / 32;
-    float acc[RPT][DJ];
-    for (int i = 0; i < RPT; i++)
-        for (int j = 0; j < DJ; j++)
-            acc[i][j] = 0.0f;
-#else
     /* Output mapping: thread owns row t/4, dimensions (t%4) + 4j. */
     const int orow = t / 4, oc = t % 4;
     float acc[DPT];
     for (int j = 0; j < DPT; j++)
         acc[j] = 0.0f;
-#endif
     /* Score mapping: rows 2·(t/8) and +1, keys 4·(t%8) .. +3. */
     const int sr = 2 * (t / 8), sk = 4 * (t % 8);
 
@@ -172,25 +155,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
-#if PVROW
-        for (int i = 0; i < RPT; i++) {
-            const int r = wr + 4 * i;
-            if (r >= BR)
-                break;
-            const float a = alpha[r];
-            for (int j = 0; j < DJ; j++)
-                acc[i][j] *= a;
-            if (pv) {
-                for (int x = 0; x < BK; x++) {
-                    const float p = ps[r][x];
-                    if (p != 0.0f)
-                        for (int j = 0; j < DJ; j++)
-                            if (D % 32 == 0 || lane + 32 * j < D)
-                                acc[i][j] = fma(p, kvs[x][lane + 32 * j], acc[i][j]);
-                }
-            }
-        }
-#else
         if (orow < BR) {
             const float a = alpha[orow];
             for (int j = 0; j < DPT; j++)
@@ -204,7 +168,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 }
             }
         }
-#endif
     }
     /* No early return for pass 0: PoCL's work-group compiler mishandled a return before the
      * final barrier (guards after it stopped holding), so both passes run the same code and only
@@ -239,25 +202,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     if (pass == 1 && t < BQ && q0 + t < q_len && stats)
         stats[(size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len + q0 + t] = uni;
     barrier(CLK_LOCAL_MEM_FENCE);
-#if PVROW
-    for (int i = 0; i < RPT; i++) {
-        const int orow = wr + 4 * i, oi = q0 + orow % BQ;
-        if (pass != 1 || orow >= BR || oi >= q_len)
-            continue;
-        const int h = g * GROUP + orow / BQ;
-        const uint ob = ADDR(lay, LAY_O, b, h, oi);
-        const float inv = fin_inv[orow], rest = fin_rest[orow];
-        for (int j = 0; j < DJ; j++) {
-            const int d = lane + 32 * j;
-            if (D % 32 != 0 && d >= D)
-                break;
-            float out = acc[i][j] * inv;
-            if (rest != 0.0f)
-                out += rest * vmean[((size_t)bg * q_len + oi) * D + d];
-            o[ob + d] = fin_empty[orow] ? NAN : out;
-        }
-    }
-#else
     const int oi = q0 + orow % BQ;
     if (pass == 1 && orow < BR && oi < q_len) {
         const int h = g * GROUP + orow / BQ;
@@ -271,5 +215,4 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             o[ob + d] = fin_empty[orow] ? NAN : out;
         }
     }
-#endif
 }
