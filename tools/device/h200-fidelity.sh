@@ -19,15 +19,7 @@ S=.devdata/tinyshakespeare.txt; G=.devdata/GPL-3
 W="--ctx 2048 --stride 2048"
 T=/tmp/fid; mkdir -p $T
 J="$OUT/fid-$phase.jsonl"; : > "$J"
-# run LABEL LIMIT cmd...: the command's last JSON line, labelled, goes to $J; logs to $T.
-run() {
-    local name=$1 lim=$2; shift 2
-    local t0=$(date +%s)
-    timeout "$lim" "$@" > "$T/$name.out" 2> "$T/$name.err"; local rc=$?
-    local js=$(grep '^{' "$T/$name.out" | tail -1)
-    echo "{\"label\":\"$name\",\"rc\":$rc,\"s\":$(( $(date +%s) - t0 )),\"r\":${js:-null}}" >> "$J"
-    echo "$name rc=$rc $(( $(date +%s) - t0 ))s ${js:0:160}"
-}
+. tools/device/run-labelled.sh # run LABEL LIMIT cmd...
 calib() { # k placement
     run cal-$2$1 120 $tt calibrate --model $M --text $S --range 0:0.8 $W --k $1 --placement $2 \
         --sample 0.05 --max-seqs 12 --out $T/$2$1.ttt --json

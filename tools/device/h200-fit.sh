@@ -20,14 +20,7 @@ tt=./build-gpu/tools/cli/toptheta
 S=.devdata/tinyshakespeare.txt; G=.devdata/GPL-3
 T=/tmp/fit; mkdir -p $T
 J="$OUT/fit-$phase.jsonl"; : > "$J"
-run() { # LABEL LIMIT cmd...: the command's last JSON line, labelled, into $J; logs in $T
-    local name=$1 lim=$2; shift 2
-    local t0=$(date +%s)
-    timeout "$lim" "$@" > "$T/$name.out" 2> "$T/$name.err"; local rc=$?
-    local js=$(grep '^{' "$T/$name.out" | tail -1)
-    echo "{\"label\":\"$name\",\"rc\":$rc,\"s\":$(( $(date +%s) - t0 )),\"r\":${js:-null}}" >> "$J"
-    echo "$name rc=$rc $(( $(date +%s) - t0 ))s ${js:0:150}"
-}
+. tools/device/run-labelled.sh # run LABEL LIMIT cmd...
 ev() { # LABEL CTX SEQS TABLE extra...: held-out Shakespeare and GPL-3 at context CTX
     local l=$1 c=$2 q=$3 tab=$4; shift 4
     run $l-shk$c 150 $tt eval --model $M --text $S --range 0.8:1 --ctx $c --stride $c --max-seqs $q \
