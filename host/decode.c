@@ -21,13 +21,19 @@ static int pick_vec(int d, int wg)
     return 1;
 }
 
-/* Local memory of tt_dec_chunk; kcu > 0 adds the coalesced K path's partial sums (decode.cl kp). */
+/* Local memory of tt_dec_chunk, mirroring decode.cl: q, scores, scan, index list, and the
+ * scratch its phases share (the coalesced K path's partial sums when kcu > 0, the reductions,
+ * the P·V partials of up to 4 heads at a time). */
 static size_t local_bytes(int d, int group, int wg, int ch, int vec, int kcu)
 {
     const size_t tpr = (size_t)(d / vec), lanes = (size_t)wg / tpr;
     const size_t kp = kcu > 0 ? tpr * ((size_t)group * lanes * (size_t)kcu + 1) : 1;
-    return 4u * ((size_t)group * d + (size_t)group * ch + (size_t)group * wg + wg + ch +
-                 (size_t)wg * vec + kp);
+    const size_t rseg = wg >= 8 ? 8 : (size_t)wg, rstr = (size_t)wg + rseg;
+    const size_t red = 3u * (size_t)group * (rstr + rseg);
+    const size_t vred = (size_t)(group < 4 ? group : 4) * lanes * (size_t)d;
+    size_t uni = kp > vred ? kp : vred;
+    uni = uni > red ? uni : red;
+    return 4u * ((size_t)group * d + (size_t)group * ch + rstr + rseg + ch + uni);
 }
 
 int tt__decode_eligible(const tt_context *ctx, const tt_attn_shape *s, int wg)
@@ -152,8 +158,18 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     if (tt__tune_context(ctx, &tp) == TT_SUCCESS && tp.chunk > 0)
         ch = tp.chunk;
     const char *e = getenv("TT_DEC_CH");
-    if (e && atoi(e) > 0)
+    if (e && atoi(e) > 0) {
         ch = atoi(e);
+    } else if (ctx->info.type & CL_DEVICE_TYPE_GPU) {
+        /* Twice the chunk while the launch keeps at least 4 work-groups per compute unit: fewer,
+         * longer chunks amortise each chunk's reductions and compaction once the device is full
+         * (H200, batch 8: 32K keys 0.335 vs 0.350 ms, 128K 1.19 vs 1.26 ms), but with few
+         * sequences they leave it half empty (32K keys, batch 1: 0.081 vs 0.070 ms). */
+        const size_t full = 4u * (ctx->info.compute_units ? ctx->info.compute_units : 1);
+        const size_t groups2 = (size_t)B * G * (((size_t)s->kv_len + 2u * ch - 1) / (2u * ch));
+        if (groups2 >= full)
+            ch *= 2;
+    }
     ch = (ch + wg - 1) / wg * wg;
     /* K rows read by D/VEC threads each (coalesced, KCOAL) on GPUs, where a thread per row
      * scatters each warp load over as many memory lines as it has threads (H200, 32K keys,
@@ -162,6 +178,9 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * partial sums fit local memory at the chosen chunk length. */
     const char *ek = getenv("TT_DEC_KCOAL");
     int kcu = (ek && *ek ? *ek == '1' : (ctx->info.type & CL_DEVICE_TYPE_GPU) != 0) ? 8 : 0;
+    const char *eku = getenv("TT_DEC_KCU");
+    if (kcu && eku && atoi(eku) > 0)
+        kcu = atoi(eku);
     const cl_ulong lmem = ctx->info.local_mem_size;
     while (kcu > 1 && local_bytes(D, group, wg, ch, vec, kcu) > lmem)
         kcu /= 2;
@@ -173,7 +192,10 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
                  "decode: needs %zu bytes of local memory (head size %d, %d heads per group), the "
                  "device has %llu",
                  local_bytes(D, group, wg, ch, vec, kcu), D, group, (unsigned long long)lmem);
-    const int pvu = ctx->info.type & CL_DEVICE_TYPE_GPU ? 8 : 4; /* V rows in flight per thread */
+    int pvu = ctx->info.type & CL_DEVICE_TYPE_GPU ? 8 : 4; /* V rows in flight per thread */
+    const char *ep = getenv("TT_DEC_PVU"); /* experiments: V / K rows in flight per thread */
+    if (ep && atoi(ep) > 0)
+        pvu = atoi(ep);
     const int nc = (s->kv_len + ch - 1) / ch;
     TT_RETURN_IF(ctx, (size_t)nc * 4 + 16u * wg > ctx->info.local_mem_size, TT_ERR_LOCAL_MEMORY,
                  "decode: %d chunks of %d keys need more local memory in the merge than the device "

@@ -1,7 +1,8 @@
 /* prefill.c — host side of kernels/prefill/prefill.cl: the tiled prefill path for chunks of two
  * or more query rows in dense and Top-θ modes (top-k keeps the generic path: its cut needs a
  * selection over the whole row). Chains the running-V-mean scan (VMC), the row-statistics pass
- * (exact post-softmax and max-relative cuts) and the attention pass with events. */
+ * (exact post-softmax and max-relative cuts) and the attention pass with events. TT_PF_DEFS is
+ * appended to the kernel build options (experiments). */
 #include "prefill.h"
 #include "thresholds.h"
 #include <math.h>
@@ -13,10 +14,14 @@
 
 static int bq_of(int group) { return group >= 32 ? 1 : 32 / group; }
 
+/* Local memory of tt_pf_attn: Q and K/V tiles at a float4 pitch of d + 4 for 32 score rows, the
+ * weights, per-thread partial maxima / sums / kept bits, and per-row scalars. */
 static size_t pf_local_bytes(int d, int group)
 {
-    const size_t br = (size_t)bq_of(group) * group;
-    return 4u * (br * (d + 1) + PF_BK * (size_t)(d + 1) + br * (PF_BK + 1) + 5 * br + 1);
+    (void)group;
+    const size_t sr = 32;
+    return 4u * (sr * (d + 4) + PF_BK * (size_t)(d + 4) + sr * (PF_BK + 1) + 3 * sr * 8 + 4 * sr +
+                 2);
 }
 
 int tt__prefill_eligible(const tt_context *ctx, const tt_attn_shape *s, const tt_attn_params *p)
@@ -82,9 +87,10 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                         p->post_variant == TT_POST_ONEPASS;
     const int two_pass = theta_rows && !onepass && p->placement != TT_PLACE_PRE;
     const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
-    char opts[256];
-    snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d", D, group, PF_NT,
-             s->kv_dtype == TT_DTYPE_F16);
+    const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
+    char opts[512];
+    snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d %.300s", D, group, PF_NT,
+             s->kv_dtype == TT_DTYPE_F16, defs ? defs : "");
     const char *srcs[] = {"prefill.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs, 2, opts, &prog);

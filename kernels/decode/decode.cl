@@ -10,6 +10,9 @@
 #define CAT(a, b) CAT_(a, b)
 #if VEC == 1
 #define floatv float
+#define kvraw float
+#define RAW_LOAD(p) LOAD_KV(p, 0)
+#define RAW_CVT(r) (r)
 #define VLOAD_KV(p) LOAD_KV(p, 0)
 #define VLOAD_F(p) ((p)[0])
 #define HSUM(a) (a)
@@ -46,7 +49,9 @@ inline floatv dec_h2f(rawv h)
     rawv mag = e >= (rawv)0x7c00u ? inf : e >= (rawv)0x0400u ? norm : CAT(as_, rawv)(sub);
     return floatv_bits(mag | ((h & 0x8000u) << 16));
 }
-#define VLOAD_KV(p) dec_h2f(CAT(convert_, rawv)(*(__global const CAT(ushort, VEC) *)(p)))
+#define kvraw CAT(ushort, VEC)
+#define RAW_LOAD(p) (*(__global const kvraw *)(p))
+#define RAW_CVT(r) dec_h2f(CAT(convert_, rawv)(r))
 #elif KV_F16
 #define rawv CAT(ushort, VEC)
 inline floatv dec_h2f(rawv r)
@@ -54,15 +59,26 @@ inline floatv dec_h2f(rawv r)
     __private rawv tmp = r;
     return CAT(vload_half, VEC)(0, (__private const half *)&tmp);
 }
-#define VLOAD_KV(p) dec_h2f(*(__global const rawv *)(p))
+#define kvraw rawv
+#define RAW_LOAD(p) (*(__global const kvraw *)(p))
+#define RAW_CVT(r) dec_h2f(r)
 #else
-#define VLOAD_KV(p) (*(__global const floatv *)(p))
+#define kvraw floatv
+#define RAW_LOAD(p) (*(__global const floatv *)(p))
+#define RAW_CVT(r) (r)
 #endif
 #elif KV_F16
-#define VLOAD_KV(p) CAT(vload_half, VEC)(0, p)
+#define kvraw floatv
+#define RAW_LOAD(p) CAT(vload_half, VEC)(0, p)
+#define RAW_CVT(r) (r)
 #else
-#define VLOAD_KV(p) CAT(vload, VEC)(0, p)
+#define kvraw floatv
+#define RAW_LOAD(p) CAT(vload, VEC)(0, p)
+#define RAW_CVT(r) (r)
 #endif
+/* RAW_LOAD issues the load, RAW_CVT converts at first use: a prefetched row stays raw in
+ * registers so that its conversion does not wait for it right after the load. */
+#define VLOAD_KV(p) RAW_CVT(RAW_LOAD(p))
 #define VLOAD_F(p) CAT(vload, VEC)(0, p)
 #if VEC == 2
 #define HSUM(a) ((a).s0 + (a).s1)
@@ -75,6 +91,19 @@ inline floatv dec_h2f(rawv r)
 #define KPT (CH / WG)      /* consecutive keys per thread in the keep/compact step */
 #define TPR (D / VEC)      /* threads per V row */
 #define LANES (WG / TPR)   /* V rows processed side by side */
+/* Work-group sums and maxima (dec_sum, dec_max): RSEG segments of SEGL threads, one thread
+ * reduces each segment, then every thread folds the RSEG results. Two barriers and a fixed order
+ * (deterministic) instead of a tree with a barrier per level. Segments are padded by one entry
+ * so that the segment reducers read different banks. The compaction scan uses the same layout. */
+#define RSEG (WG >= 8 ? 8 : WG)
+#define SEGL (WG / RSEG)
+#define RSTR (WG + RSEG)
+#define RPOS(t) ((t) + (t) / SEGL)
+#define RED_N(nv) ((nv) * (RSTR + RSEG))
+/* P·V partials of VRH heads at a time meet in local memory at the end of a chunk. */
+#define VRH (GROUP < 4 ? GROUP : 4)
+#define VRED_N (VRH * LANES * D)
+#define MAXI(a, b) ((a) > (b) ? (a) : (b))
 
 /* Per-call values passed by value, captured at enqueue, so there is nothing to upload or keep
  * alive: the layout table and, for calls with at most DEC_MAXH query heads, θ and D̂ per head
@@ -100,9 +129,13 @@ typedef struct dec_args {
  * TPR threads share a row (VEC elements each), LANES rows side by side and KCU rows per thread
  * in flight; the partial dot products meet in kp (padded by one per part against bank
  * conflicts) and one thread sums each (head, row). For devices where a thread per row (below)
- * scatters every warp load over as many memory lines as it has threads. */
+ * scatters every warp load over as many memory lines as it has threads. (Loading the next KCU
+ * rows before summing the current ones cost 48 registers per thread, one work-group less per
+ * H200 multiprocessor, and was slower: docs/PERFORMANCE.md.) */
 #define KROWS (LANES * KCU)
 #define KP_N (GROUP * KROWS + 1)
+#define KPART_N (TPR * KP_N)
+#define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
 inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
                        float scale, __local const float (*qloc)[D], __local float (*s)[CH],
                        __local float *kp)
@@ -113,14 +146,14 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
         qv[hh] = VLOAD_F(&qloc[hh][part * VEC]);
     for (int base = 0; base < nk; base += KROWS) {
         if (lane < LANES) {
-            floatv kv[KCU];
-            for (int u = 0; u < KCU; u++) {
-                const int jj = min(base + u * LANES + lane, nk - 1); /* clamped: stays in bounds */
-                kv[u] = VLOAD_KV(k + ADDR(lay, LAY_K, b, g, j0 + jj) + part * VEC);
-            }
+            kvraw cur[KCU]; /* rows are clamped to the chunk: every load stays in bounds */
             for (int u = 0; u < KCU; u++)
+                cur[u] = RAW_LOAD(KROW(base, u));
+            for (int u = 0; u < KCU; u++) {
+                const floatv kv = RAW_CVT(cur[u]);
                 for (int hh = 0; hh < GROUP; hh++)
-                    kp[part * KP_N + hh * KROWS + u * LANES + lane] = HSUM(qv[hh] * kv[u]);
+                    kp[part * KP_N + hh * KROWS + u * LANES + lane] = HSUM(qv[hh] * kv);
+            }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int x = t; x < GROUP * KROWS; x += WG) {
@@ -135,6 +168,7 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
     }
 }
 #else
+#define KPART_N 1
 /* Scores of the chunk's keys for every head of the group into s[hh][jj]. */
 inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
                        float scale, __local const float (*qloc)[D], __local float (*s)[CH],
@@ -158,9 +192,41 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
 }
 
 #endif
+/* Local scratch shared by phases that never overlap (barriers between them): kp while scoring,
+ * then the reductions and the P·V partials. */
+#define UNI_PV_N MAXI(VRED_N, RED_N(3 * GROUP))
+#define UNI_N MAXI(KPART_N, UNI_PV_N)
+
+#define DEC_WG_REDUCE(name, op)                                                                    \
+    inline void name(__local float *red, float *val, int nv)                                       \
+    {                                                                                              \
+        const int t = get_local_id(0);                                                             \
+        for (int v = 0; v < nv; v++)                                                               \
+            red[v * RSTR + RPOS(t)] = val[v];                                                      \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                              \
+        for (int x = t; x < nv * RSEG; x += WG) {                                                  \
+            __local const float *r = red + (x / RSEG) * RSTR + (x % RSEG) * (SEGL + 1);            \
+            float a = r[0];                                                                        \
+            for (int i = 1; i < SEGL; i++)                                                         \
+                a = op(a, r[i]);                                                                   \
+            red[nv * RSTR + x] = a;                                                                \
+        }                                                                                          \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                              \
+        for (int v = 0; v < nv; v++) {                                                             \
+            float a = red[nv * RSTR + v * RSEG];                                                   \
+            for (int i = 1; i < RSEG; i++)                                                         \
+                a = op(a, red[nv * RSTR + v * RSEG + i]);                                          \
+            val[v] = a;                                                                            \
+        }                                                                                          \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                              \
+    }
+#define DEC_ADD(a, b) ((a) + (b))
+/* Sum / max of nv per-thread values over the work-group; every thread gets the results. */
+DEC_WG_REDUCE(dec_sum, DEC_ADD)
+DEC_WG_REDUCE(dec_max, fmax)
 
 /* Max over the chunk per head (finite scores only); every thread gets the result in mref. */
-inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float (*red)[WG], float *mref)
+inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float *red, float *mref)
 {
     const int t = get_local_id(0);
     for (int hh = 0; hh < GROUP; hh++) {
@@ -168,54 +234,28 @@ inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float (*red)[W
         for (int jj = t; jj < nk; jj += WG)
             if (isfinite(s[hh][jj]))
                 m = fmax(m, s[hh][jj]);
-        red[hh][t] = m;
+        mref[hh] = m;
     }
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int st = WG / 2; st > 0; st >>= 1) {
-        if (t < st)
-            for (int hh = 0; hh < GROUP; hh++)
-                red[hh][t] = fmax(red[hh][t], red[hh][t + st]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    for (int hh = 0; hh < GROUP; hh++)
-        mref[hh] = red[hh][0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-}
-
-/* Sums a per-thread value per head over the work-group (fixed order: deterministic). */
-inline void dec_reduce(__local float (*red)[WG], float *val)
-{
-    const int t = get_local_id(0);
-    for (int hh = 0; hh < GROUP; hh++)
-        red[hh][t] = val[hh];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int st = WG / 2; st > 0; st >>= 1) {
-        if (t < st)
-            for (int hh = 0; hh < GROUP; hh++)
-                red[hh][t] += red[hh][t + st];
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    for (int hh = 0; hh < GROUP; hh++)
-        val[hh] = red[hh][0];
-    barrier(CLK_LOCAL_MEM_FENCE);
+    dec_max(red, mref, GROUP);
 }
 
 /* Keep decisions, compaction of the union of kept keys, P·V over kept V rows only, and the
  * chunk's partial outputs. s holds scores on entry and weights exp(s - mref) (0 if not kept)
- * after. kind: 0 dense, 1 θ, 2 top-k (cut holds θ or τ per head). */
+ * after. kind: 0 dense, 1 θ, 2 top-k (cut holds θ or τ per head). scan holds RSTR + RSEG ints;
+ * uni is the shared scratch (UNI_PV_N floats at least). */
 inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, int j0,
                          int nk, int kind, int placement, const float *mref, const float *zrow,
-                         const float *cut, __local float (*s)[CH], __local float (*red)[WG],
-                         __local int *scan, __local int *idx, __local float *vred,
+                         const float *cut, __local float (*s)[CH], __local float *uni,
+                         __local int *scan, __local int *idx,
                          int n_heads, int n_chunks, int c, __global float *part_acc,
                          __global float *part_ms, __global float *part_ds,
                          __global float *part_dm, __global uint *part_kept,
                          __global uint *part_union)
 {
     const int t = get_local_id(0);
-    float ds[GROUP], dm[GROUP], cnt[GROUP];
-    for (int hh = 0; hh < GROUP; hh++)
-        ds[hh] = dm[hh] = cnt[hh] = 0.0f;
+    float sums[3 * GROUP]; /* kept sum, dropped sum, kept count per head */
+    for (int x = 0; x < 3 * GROUP; x++)
+        sums[x] = 0.0f;
     int mine = 0;
     for (int x = 0; x < KPT; x++) {
         const int jj = t * KPT + x;
@@ -228,11 +268,11 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
                     float e = exp(sc - mref[hh]);
                     if (tt_keep(sc, kind, placement, mref[hh], zrow[hh], cut[hh])) {
                         w = e;
-                        ds[hh] += e;
-                        cnt[hh] += 1.0f;
+                        sums[hh] += e;
+                        sums[2 * GROUP + hh] += 1.0f;
                         any = 1;
                     } else {
-                        dm[hh] += e;
+                        sums[GROUP + hh] += e;
                     }
                 }
                 s[hh][jj] = w;
@@ -242,17 +282,26 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
         if (jj < nk)
             idx[jj] = any; /* flag for now; replaced by the slot below */
     }
-    /* Exclusive scan of per-thread counts gives each thread its first slot. */
-    scan[t] = mine;
+    /* Exclusive scan of the per-thread counts (two levels, as in dec_sum) gives each thread its
+     * first slot; total is the size of the union. */
+    scan[RPOS(t)] = mine;
     barrier(CLK_LOCAL_MEM_FENCE);
-    for (int off = 1; off < WG; off <<= 1) {
-        int add = t >= off ? scan[t - off] : 0;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        scan[t] += add;
-        barrier(CLK_LOCAL_MEM_FENCE);
+    if (t < RSEG) {
+        int a = 0;
+        for (int i = 0; i < SEGL; i++)
+            a += scan[t * (SEGL + 1) + i];
+        scan[RSTR + t] = a;
     }
-    const int total = scan[WG - 1];
-    int slot = scan[t] - mine;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int sg = t / SEGL;
+    int total = 0, slot = 0;
+    for (int i = 0; i < RSEG; i++) {
+        const int a = scan[RSTR + i];
+        total += a;
+        slot += i < sg ? a : 0;
+    }
+    for (int i = sg * SEGL; i < t; i++)
+        slot += scan[RPOS(i)];
     int flags[KPT];
     for (int x = 0; x < KPT; x++) {
         const int jj = t * KPT + x;
@@ -273,55 +322,61 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     if (lane < LANES) {
         int x = lane;
         /* PVU rows per step: their loads are independent, so they are in flight together
-         * instead of one latency-bound load per iteration. */
-        for (; x + (PVU - 1) * LANES < total; x += PVU * LANES) {
+         * instead of one latency-bound load per iteration. The last step is predicated rather
+         * than finished row by row: with a sparse union (Top-θ keeps ~100 of 512 rows) a
+         * row-by-row tail costs one memory latency per row. Its surplus slots reload the last
+         * kept row (a cache hit) and add nothing. */
+#define VROW(j) (v + ADDR(lay, LAY_V, b, g, j0 + (j)) + part * VEC)
+        for (; x < total; x += PVU * LANES) {
             int jv[PVU];
-            floatv vv[PVU];
+            kvraw vr[PVU]; /* raw until used: fp16 rows take half the registers */
             for (int u = 0; u < PVU; u++)
-                jv[u] = idx[x + u * LANES];
+                jv[u] = idx[min(x + u * LANES, total - 1)];
             for (int u = 0; u < PVU; u++)
-                vv[u] = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + jv[u]) + part * VEC);
-            for (int hh = 0; hh < GROUP; hh++)
-                for (int u = 0; u < PVU; u++) {
-                    const float w = s[hh][jv[u]];
-                    acc[hh] = w != 0.0f ? fma((floatv)(w), vv[u], acc[hh]) : acc[hh];
+                vr[u] = RAW_LOAD(VROW(jv[u]));
+            for (int u = 0; u < PVU; u++)
+                if (x + u * LANES < total) {
+                    const floatv vv = RAW_CVT(vr[u]);
+                    for (int hh = 0; hh < GROUP; hh++) {
+                        const float w = s[hh][jv[u]];
+                        acc[hh] = w != 0.0f ? fma((floatv)(w), vv, acc[hh]) : acc[hh];
+                    }
                 }
         }
-        for (; x < total; x += LANES) {
-            const int jj = idx[x];
-            floatv vv = VLOAD_KV(v + ADDR(lay, LAY_V, b, g, j0 + jj) + part * VEC);
-            for (int hh = 0; hh < GROUP; hh++)
-                acc[hh] = s[hh][jj] != 0.0f ? fma((floatv)(s[hh][jj]), vv, acc[hh]) : acc[hh];
-        }
+#undef VROW
     }
-    for (int hh = 0; hh < GROUP; hh++) {
-        const int row = b * n_heads + g * GROUP + hh;
-        if (lane < LANES) {
+    /* The lanes' partial rows meet in uni, VRH heads per round. */
+    for (int h0 = 0; h0 < GROUP; h0 += VRH) {
+        if (lane < LANES)
+            for (int hb = 0; hb < VRH; hb++)
+                if (h0 + hb < GROUP) {
 #if VEC == 1
-            vred[lane * D + part] = acc[hh];
+                    uni[(hb * LANES + lane) * D + part] = acc[h0 + hb];
 #else
-            CAT(vstore, VEC)(acc[hh], 0, vred + lane * D + part * VEC);
+                    CAT(vstore, VEC)(acc[h0 + hb], 0, uni + (hb * LANES + lane) * D + part * VEC);
 #endif
-        }
+                }
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int d = t; d < D; d += WG) {
-            float sum = 0.0f;
-            for (int l = 0; l < LANES; l++)
-                sum += vred[l * D + d];
-            part_acc[PIDX(row, c) * D + d] = sum;
+        for (int x = t; x < VRH * D; x += WG) {
+            const int hb = x / D, d = x % D;
+            if (h0 + hb < GROUP) {
+                const int row = b * n_heads + g * GROUP + h0 + hb;
+                float sum = 0.0f;
+                for (int l = 0; l < LANES; l++)
+                    sum += uni[(hb * LANES + l) * D + d];
+                part_acc[PIDX(row, c) * D + d] = sum;
+            }
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    dec_reduce(red, ds);
-    dec_reduce(red, dm);
-    dec_reduce(red, cnt);
+    dec_sum(uni, sums, 3 * GROUP);
     if (t == 0) {
         for (int hh = 0; hh < GROUP; hh++) {
             const int row = b * n_heads + g * GROUP + hh;
             part_ms[PIDX(row, c)] = mref[hh];
-            part_ds[PIDX(row, c)] = ds[hh];
-            part_dm[PIDX(row, c)] = dm[hh];
-            part_kept[PIDX(row, c)] = (uint)cnt[hh];
+            part_ds[PIDX(row, c)] = sums[hh];
+            part_dm[PIDX(row, c)] = sums[GROUP + hh];
+            part_kept[PIDX(row, c)] = (uint)sums[2 * GROUP + hh];
         }
         part_union[(size_t)(b * (n_heads / GROUP) + g) * n_chunks + c] = (uint)total;
     }
@@ -345,15 +400,9 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     DEC_LAY
     __local float qloc[GROUP][D];
     __local float s[GROUP][CH];
-    __local float red[GROUP][WG];
-    __local int scan[WG];
+    __local int scan[RSTR + RSEG];
     __local int idx[CH];
-    __local float vred[LANES * D];
-#if KCOAL
-    __local float kp[TPR * KP_N];
-#else
-    __local float kp[1];
-#endif
+    __local float uni[UNI_N];
     for (int x = t; x < GROUP * D; x += WG)
         qloc[x / D][x % D] = q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
     /* VMC: the chunk holding the new row n-1 advances the running V sum once per KV head; the
@@ -362,10 +411,10 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
         for (int d = t; d < D; d += WG)
             vsum[(size_t)bg * D + d] += LOAD_KV(v, ADDR(lay, LAY_V, b, g, kv_len - 1) + d);
     barrier(CLK_LOCAL_MEM_FENCE);
-    dec_scores(k, lay, b, g, j0, nk, scale, qloc, s, kp);
+    dec_scores(k, lay, b, g, j0, nk, scale, qloc, s, uni);
     barrier(CLK_LOCAL_MEM_FENCE);
     float mref[GROUP], zrow[GROUP], cut[GROUP];
-    dec_chunk_max(s, nk, red, mref);
+    dec_chunk_max(s, nk, uni, mref);
     if (store) {
         float z[GROUP];
         for (int hh = 0; hh < GROUP; hh++) {
@@ -378,7 +427,7 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
                     z[hh] += exp(sc - mref[hh]);
             }
         }
-        dec_reduce(red, z);
+        dec_sum(uni, z, GROUP);
         if (t == 0)
             for (int hh = 0; hh < GROUP; hh++) {
                 const int row = b * n_heads + g * GROUP + hh;
@@ -390,8 +439,8 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
             zrow[hh] = 1.0f;
             cut[hh] = kind == 1 ? DEC_THETA(g * GROUP + hh) : 0.0f;
         }
-        dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, red, scan, idx,
-                     vred, n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept,
+        dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, uni, scan, idx,
+                     n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept,
                      part_union);
     }
 }
@@ -411,10 +460,9 @@ __kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int 
     const int j0 = c * CH, nk = min(CH, kv_len - j0);
     DEC_LAY
     __local float s[GROUP][CH];
-    __local float red[GROUP][WG];
-    __local int scan[WG];
+    __local int scan[RSTR + RSEG];
     __local int idx[CH];
-    __local float vred[LANES * D];
+    __local float uni[UNI_PV_N];
     float mref[GROUP], zrow[GROUP], cut[GROUP];
     for (int hh = 0; hh < GROUP; hh++) {
         const int row = b * n_heads + g * GROUP + hh;
@@ -434,6 +482,6 @@ __kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int 
             s[hh][jj] = scores[(size_t)row * kv_len + j0 + jj];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, red, scan, idx, vred,
+    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, uni, scan, idx,
                  n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept, part_union);
 }

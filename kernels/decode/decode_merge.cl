@@ -93,23 +93,29 @@ __kernel void tt_dec_merge(dec_args args, int n_heads, int kv_len, int n_chunks,
 
     /* Accumulators: CG groups of threads split the chunks, each thread owns one dimension. */
 #define CG (WG >= D ? WG / D : 1)
+#define MU 8
     const int cg = t / D, d0 = t % D;
     const int npass = WG >= D ? 1 : (D + WG - 1) / WG; /* same count in every thread */
     __global const float *pa = part_acc + (size_t)row * n_chunks * D;
     for (int p = 0; p < npass; p++) {
         const int d = d0 + p * WG;
-        float a0 = 0.0f, a1 = 0.0f;
-        if (cg < CG && d < D) {
-            int c = cg;
-            for (; c + CG < n_chunks; c += 2 * CG) { /* two independent loads in flight */
-                a0 = fma(pa[(size_t)c * D + d], fc[c], a0);
-                a1 = fma(pa[(size_t)(c + CG) * D + d], fc[c + CG], a1);
-            }
-            if (c < n_chunks)
-                a0 = fma(pa[(size_t)c * D + d], fc[c], a0);
-        }
+        /* MU independent loads in flight per thread: with one thread per dimension and few
+         * rows (batch 1), a dependent walk over the chunks is one memory latency per step. */
+        float a[MU];
+        for (int u = 0; u < MU; u++)
+            a[u] = 0.0f;
+        if (cg < CG && d < D)
+            for (int c = cg; c < n_chunks; c += MU * CG)
+                for (int u = 0; u < MU; u++) {
+                    const int cu = c + u * CG; /* predicated, so u stays a constant index */
+                    if (cu < n_chunks)
+                        a[u] = fma(pa[(size_t)cu * D + d], fc[cu], a[u]);
+                }
+        float a_sum = 0.0f;
+        for (int u = 0; u < MU; u++)
+            a_sum += a[u];
         barrier(CLK_LOCAL_MEM_FENCE);
-        red[t] = a0 + a1;
+        red[t] = a_sum;
         barrier(CLK_LOCAL_MEM_FENCE);
         if (cg == 0 && d < D) {
             float acc = 0.0f;

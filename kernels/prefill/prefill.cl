@@ -1,8 +1,9 @@
 /* prefill.cl — tiled (FlashAttention-style) causal attention for a chunk of query rows. A
  * work-group owns a tile of BR "rows" = BQ query positions × the GROUP query heads of one KV head,
- * so every K/V tile in local memory serves the whole GQA group. Per K tile: a 2×4 register tile of
- * scores per thread, then a per-row pass (online softmax over finite scores, the cut, kept/dropped
- * sums, kept bitmasks), and P·V only for tiles where some score passed. Causally masked tiles are
+ * so every K/V tile in local memory serves the whole GQA group. Per 32-key tile: a 2×4 register
+ * tile of scores per thread (float4 local loads along d), then the per-row pass (online softmax
+ * over finite scores, the cut, kept/dropped sums, kept bitmasks) spread over all 128 threads, each
+ * on its own 8 scores, and P·V only for tiles where some score passed. Causally masked tiles are
  * never visited. pass 0 only computes each row's (max, Σ exp) for cuts that need them (post-
  * softmax exact, max-relative); pass 1 does the attention. onepass orders the tiles sink, diagonal,
  * rest and cuts post-softmax rows against the running (max, sum) — a superset of the exact set. */
@@ -11,7 +12,36 @@
 #define BQ (GROUP >= 32 ? 1 : 32 / GROUP)
 #define BR (BQ * GROUP)
 #define DPT (D / 4)
-#define QPAD (D + 1)
+
+/* Score mapping: thread t owns row pair sr = 2·(t/8), sr+1 and keys c8 + 8x (x < 4), c8 = t%8;
+ * the 8 threads of a pair keep identical copies of the pair's running max (each folds the same 8
+ * partial maxima), and their own partial kept/dropped sums and counts, which share the row's
+ * scaling and are added up once after the last tile. Per tile that leaves four barriers: K tile
+ * free/loaded, partial maxima exchanged (Q·Kᵀ done, so V may overwrite K), weights and V ready.
+ * The cut is decided before the max exchange whenever it does not depend on the running max
+ * (dense rows, pre, and the fixed statistics of pass 1), so "any score kept" is known in time to
+ * skip the V load.
+ * One-pass post cut: each score is compared against a·(ds + dm) of the row before the tile plus
+ * the whole tile's Σ exp(s − m), all at the tile's new running max (the serial kernel let ds + dm
+ * grow inside the tile). That normaliser is never above the final one taken at the same max, so
+ * the kept set stays a superset of the exact post-softmax set. */
+#define D4 (D / 4)
+#define P4 (D4 + 1) /* float4 row pitch: consecutive rows start 4 banks apart */
+#define SR 32       /* score rows (16 pairs × 8 threads); rows >= BR are zero padding */
+#if KV_F16
+#define LOAD_KV4(p, base, i) vload_half4((i), (p) + (base))
+#else
+#define LOAD_KV4(p, base, i) vload4((i), (p) + (base))
+#endif
+
+/* Kept keys of query position i (bit positions shared by the GQA heads) for key group c8. */
+inline uint pf_union(__local const uint *bits, int i, int c8)
+{
+    uint u = 0u;
+    for (int hh = 0; hh < GROUP; hh++)
+        u |= bits[(hh * BQ + i) * 8 + c8];
+    return u;
+}
 
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
 void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const KV_T *v,
@@ -24,41 +54,50 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     const int t = get_local_id(0), qt = get_group_id(0), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int q0 = qt * BQ, p0 = kv_len - q_len;
-    __local float qs[BR][QPAD];
-    __local float kvs[BK][QPAD];
-    __local float ps[BR][BK + 1];
-    __local uint mask[BR];
-    __local float alpha[BR], fin_inv[BR], fin_rest[BR];
-    __local int any_kept, fin_empty[BR];
+    __local float4 qs[SR][P4];
+    __local float4 kvs[BK][P4];
+    __local float ps[SR][BK + 1];
+    __local float red_m[SR][8], red_z[SR][8];
+    __local uint bits[SR][8];
+    __local float alpha[SR], fin_inv[SR], fin_rest[SR];
+    __local int fin_empty[SR], kept_any[2];
+    __local const float *vf = (__local const float *)kvs;
 
-    for (int x = t; x < BR * D; x += NT) {
-        const int r = x / D, d = x % D, i = q0 + r % BQ;
-        qs[r][d] = i < q_len ? q[ADDR(lay, LAY_Q, b, g * GROUP + r / BQ, i) + d] : 0.0f;
+    for (int x = t; x < SR * D4; x += NT) {
+        const int r = x / D4, d4 = x % D4, i = q0 + r % BQ;
+        qs[r][d4] = r < BR && i < q_len
+                        ? vload4(d4, q + ADDR(lay, LAY_Q, b, g * GROUP + r / BQ, i))
+                        : (float4)(0.0f);
     }
-    /* Row state lives with thread r (< BR). */
-    const int my_i = q0 + t % BQ, my_h = g * GROUP + t / BQ;
-    const int my_row = (b * n_heads + my_h) * q_len + my_i;
-    const int my_n = p0 + my_i + 1;
-    const int my_live = t < BR && my_i < q_len;
-    /* cut kind as in tt_keep: 0 dense row, 1 θ (top-k prefill takes the generic path) */
-    const int my_kind = (mode != MODE_THETA || my_n <= k_eff || k_eff <= 0) ? 0 : 1;
-    float m_run = -INFINITY, z_fix = 1.0f, ds = 0.0f, dm = 0.0f, th = 0.0f;
-    uint cnt = 0u, uni = 0u;
-    const int fixed_stats = pass == 1 && rowstat && my_live;
-    if (my_live) {
-        th = my_kind == 1 ? thetas[my_h * q_len + my_i] : 0.0f;
-        if (fixed_stats) {
-            m_run = rowstat[2 * my_row];
-            z_fix = rowstat[2 * my_row + 1];
-        }
+    if (t == 0)
+        kept_any[0] = 0;
+    const int c8 = t % 8, sr = 2 * (t / 8);
+    const int op = onepass && pass == 1;
+    /* Per-row constants and running state of rows sr + y. */
+    int live[2], kind[2], rn[2], fixst[2];
+    float m_run[2], z_fix[2], th[2], ds[2], dm[2];
+    uint cnt[2];
+    #pragma unroll
+    for (int y = 0; y < 2; y++) {
+        const int r = sr + y, i = q0 + r % BQ, h = g * GROUP + r / BQ;
+        live[y] = r < BR && i < q_len;
+        rn[y] = p0 + i + 1;
+        /* cut kind as in tt_keep: 0 dense row, 1 θ (top-k prefill takes the generic path) */
+        kind[y] = (mode != MODE_THETA || rn[y] <= k_eff || k_eff <= 0) ? 0 : 1;
+        fixst[y] = pass == 1 && rowstat && live[y];
+        const int row = (b * n_heads + h) * q_len + i;
+        th[y] = live[y] && kind[y] == 1 ? thetas[h * q_len + i] : 0.0f;
+        m_run[y] = fixst[y] ? rowstat[2 * row] : -INFINITY;
+        z_fix[y] = fixst[y] ? rowstat[2 * row + 1] : 1.0f;
+        ds[y] = dm[y] = 0.0f;
+        cnt[y] = 0u;
     }
+    uint uni0 = 0u, uni1 = 0u; /* union counts of (position, key group) t and t + NT */
     /* Output mapping: thread owns row t/4, dimensions (t%4) + 4j. */
     const int orow = t / 4, oc = t % 4;
     float acc[DPT];
     for (int j = 0; j < DPT; j++)
         acc[j] = 0.0f;
-    /* Score mapping: rows 2·(t/8) and +1, keys 4·(t%8) .. +3. */
-    const int sr = 2 * (t / 8), sk = 4 * (t % 8);
 
     const int last_i = min(q0 + BQ, q_len) - 1;
     const int ntile = (p0 + last_i + 1 + BK - 1) / BK;
@@ -66,141 +105,201 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         const int tile = !onepass || it == 0 ? it : (it == 1 ? ntile - 1 : it - 1);
         const int j0 = tile * BK;
         barrier(CLK_LOCAL_MEM_FENCE);
-        for (int x = t; x < BK * D; x += NT) {
-            const int kk = x / D, d = x % D;
-            kvs[kk][d] = j0 + kk < kv_len ? LOAD_KV(k, ADDR(lay, LAY_K, b, g, j0 + kk) + d) : 0.0f;
+        for (int x = t; x < BK * D4; x += NT) {
+            const int kk = x / D4, d4 = x % D4;
+            kvs[kk][d4] = j0 + kk < kv_len ? LOAD_KV4(k, ADDR(lay, LAY_K, b, g, j0 + kk), d4)
+                                           : (float4)(0.0f);
         }
+        /* cleared one tile ahead: this tile's flag is set before the max exchange, read after */
+        if (t == 0)
+            kept_any[(it + 1) & 1] = 0;
         barrier(CLK_LOCAL_MEM_FENCE);
         float s[2][4] = {{0.0f}};
-        for (int d = 0; d < D; d++) {
-            const float qa = sr < BR ? qs[sr][d] : 0.0f, qb = sr + 1 < BR ? qs[sr + 1][d] : 0.0f;
+        for (int d4 = 0; d4 < D4; d4++) {
+            const float4 qa = qs[sr][d4], qb = qs[sr + 1][d4];
+            #pragma unroll
             for (int x = 0; x < 4; x++) {
-                const float kv = kvs[sk + x][d];
-                s[0][x] = fma(qa, kv, s[0][x]);
-                s[1][x] = fma(qb, kv, s[1][x]);
+                const float4 kv = kvs[c8 + 8 * x][d4];
+                s[0][x] = fma(qa.x, kv.x, s[0][x]);
+                s[1][x] = fma(qb.x, kv.x, s[1][x]);
+                s[0][x] = fma(qa.y, kv.y, s[0][x]);
+                s[1][x] = fma(qb.y, kv.y, s[1][x]);
+                s[0][x] = fma(qa.z, kv.z, s[0][x]);
+                s[1][x] = fma(qb.z, kv.z, s[1][x]);
+                s[0][x] = fma(qa.w, kv.w, s[0][x]);
+                s[1][x] = fma(qb.w, kv.w, s[1][x]);
             }
         }
+        uint kb[2] = {0u, 0u};
+        #pragma unroll
+        for (int y = 0; y < 2; y++) {
+            float pm = -INFINITY;
+            #pragma unroll
+            for (int x = 0; x < 4; x++) { /* causal mask: keys at or beyond n do not exist */
+                const float sc = live[y] && j0 + c8 + 8 * x < rn[y] ? s[y][x] * scale : -INFINITY;
+                s[y][x] = sc;
+                if (isfinite(sc))
+                    pm = fmax(pm, sc);
+                if (pass == 1 && !op && tt_keep(sc, kind[y], placement, m_run[y], z_fix[y], th[y]))
+                    kb[y] |= 1u << x;
+            }
+            if (op) { /* partial normaliser relative to this thread's max */
+                const float lm = fmax(m_run[y], pm);
+                float z = 0.0f;
+                if (lm != -INFINITY) {
+                    z = (ds[y] + dm[y]) * exp(m_run[y] - lm);
+                    #pragma unroll
+                    for (int x = 0; x < 4; x++)
+                        if (isfinite(s[y][x]))
+                            z += exp(s[y][x] - lm);
+                }
+                pm = lm;
+                red_z[sr + y][c8] = z;
+            }
+            red_m[sr + y][c8] = pm;
+        }
+        if (kb[0] | kb[1])
+            kept_any[it & 1] = 1;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        const int pv = pass == 1 && (op || kept_any[it & 1]);
+        if (pv) { /* Q·Kᵀ is done everywhere: V takes K's place, only when some score passed */
+            for (int x = t; x < BK * D4; x += NT) {
+                const int kk = x / D4, d4 = x % D4;
+                kvs[kk][d4] = j0 + kk < kv_len ? LOAD_KV4(v, ADDR(lay, LAY_V, b, g, j0 + kk), d4)
+                                               : (float4)(0.0f);
+            }
+        }
+        #pragma unroll
         for (int y = 0; y < 2; y++) {
             const int r = sr + y;
-            if (r >= BR)
-                continue;
-            const int n = p0 + q0 + r % BQ + 1;
-            for (int x = 0; x < 4; x++) /* causal mask: keys at or beyond n do not exist */
-                ps[r][sk + x] = j0 + sk + x < n ? s[y][x] * scale : -INFINITY;
-        }
-        if (t == 0)
-            any_kept = 0;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (my_live) {
             float mt = -INFINITY;
-            for (int x = 0; x < BK; x++)
-                if (isfinite(ps[t][x]))
-                    mt = fmax(mt, ps[t][x]);
-            const float m_new = fixed_stats ? m_run : fmax(m_run, mt);
-            const float a = m_new == -INFINITY || m_run == m_new ? 1.0f : exp(m_run - m_new);
-            ds *= a;
-            dm *= a;
-            m_run = m_new;
-            /* one-pass post: the running normaliser stands in for the final one */
-            const float z_cut = fixed_stats ? z_fix : 0.0f;
-            float z_tile = 0.0f;
-            if (pass == 1 && !fixed_stats && my_kind == 1 && placement == PLACE_POST)
-                for (int x = 0; x < BK; x++)
-                    if (isfinite(ps[t][x]))
-                        z_tile += exp(ps[t][x] - m_new);
-            uint bits = 0u;
-            for (int x = 0; x < BK; x++) {
-                const float sc = ps[t][x];
+            #pragma unroll
+            for (int c = 0; c < 8; c++)
+                mt = fmax(mt, red_m[r][c]);
+            const float m_new = fixst[y] ? m_run[y] : fmax(m_run[y], mt);
+            const float a = m_new == -INFINITY || m_run[y] == m_new ? 1.0f : exp(m_run[y] - m_new);
+            float zc = z_fix[y];
+            if (op) { /* one-pass post: a·(ds + dm) before the tile + the whole tile's Σ exp */
+                zc = 0.0f;
+                #pragma unroll
+                for (int c = 0; c < 8; c++)
+                    if (red_m[r][c] != -INFINITY)
+                        zc += red_z[r][c] * exp(red_m[r][c] - m_new);
+            }
+            ds[y] *= a;
+            dm[y] *= a;
+            m_run[y] = m_new;
+            uint kept = 0u;
+            #pragma unroll
+            for (int x = 0; x < 4; x++) {
+                const float sc = s[y][x];
                 float w = 0.0f;
                 if (isfinite(sc)) {
                     const float e = exp(sc - m_new);
                     if (pass == 0) {
-                        ds += e;
-                    } else if (tt_keep(sc, my_kind, placement, m_new,
-                                       fixed_stats ? z_cut : ds + dm + z_tile, th)) {
+                        ds[y] += e;
+                    } else if (op ? tt_keep(sc, kind[y], placement, m_new, zc, th[y])
+                                  : (kb[y] >> x) & 1u) {
                         w = e;
-                        ds += e;
-                        cnt++;
-                        bits |= 1u << x;
+                        ds[y] += e;
+                        cnt[y]++;
+                        kept |= 1u << x;
                     } else {
-                        dm += e;
+                        dm[y] += e;
                     }
                 }
-                ps[t][x] = w;
+                ps[r][c8 + 8 * x] = w;
             }
-            alpha[t] = a;
-            mask[t] = bits;
-            if (bits)
-                any_kept = 1;
-        } else if (t < BR) {
-            alpha[t] = 1.0f;
-            mask[t] = 0u;
-            for (int x = 0; x < BK; x++)
-                ps[t][x] = 0.0f;
+            bits[r][c8] = kept;
+            if (c8 == 0)
+                alpha[r] = a;
         }
+        /* Also in pass 0: barriers stay in code every work-item runs (see the note below). */
         barrier(CLK_LOCAL_MEM_FENCE);
-        if (pass == 0)
-            continue;
-        if (t < BQ) { /* union of kept keys over the group's heads, per query position */
-            uint u = 0u;
-            for (int hh = 0; hh < GROUP; hh++)
-                u |= mask[hh * BQ + t];
-            uni += popcount(u);
-        }
-        const int pv = any_kept;
-        if (pv) { /* load the V tile only when some score of the tile passed */
-            for (int x = t; x < BK * D; x += NT) {
-                const int kk = x / D, d = x % D;
-                kvs[kk][d] = j0 + kk < kv_len ? LOAD_KV(v, ADDR(lay, LAY_V, b, g, j0 + kk) + d) : 0.0f;
-            }
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (orow < BR) {
-            const float a = alpha[orow];
-            for (int j = 0; j < DPT; j++)
-                acc[j] *= a;
-            if (pv) {
-                for (int x = 0; x < BK; x++) {
-                    const float p = ps[orow][x];
-                    if (p != 0.0f)
-                        for (int j = 0; j < DPT; j++)
-                            acc[j] = fma(p, kvs[x][oc + 4 * j], acc[j]);
+        if (pass == 1) {
+            /* union of kept keys over the group's heads, per query position and key group */
+            if (t < BQ * 8)
+                uni0 += popcount(pf_union(&bits[0][0], t / 8, t % 8));
+            if (t + NT < BQ * 8)
+                uni1 += popcount(pf_union(&bits[0][0], (t + NT) / 8, t % 8));
+            if (orow < BR) {
+                const float a = alpha[orow];
+                for (int j = 0; j < DPT; j++)
+                    acc[j] *= a;
+                if (pv) {
+                    for (int x = 0; x < BK; x++) {
+                        const float p = ps[orow][x];
+                        if (p != 0.0f)
+                            for (int j = 0; j < DPT; j++)
+                                acc[j] = fma(p, vf[x * 4 * P4 + oc + 4 * j], acc[j]);
+                    }
                 }
             }
         }
     }
     /* No early return for pass 0: PoCL's work-group compiler mishandled a return before the
      * final barrier (guards after it stopped holding), so both passes run the same code and only
-     * the stores depend on the pass. */
-    if (pass == 0 && my_live) {
-        rowstat[2 * my_row] = m_run;
-        rowstat[2 * my_row + 1] = ds;
+     * the stores depend on the pass. Partial sums of the 8 threads of a row pair meet in local
+     * memory (red_m: kept, red_z: dropped, bits: count, ps: union counts). */
+    barrier(CLK_LOCAL_MEM_FENCE);
+    __local uint *uc = (__local uint *)&ps[0][0];
+    #pragma unroll
+    for (int y = 0; y < 2; y++) {
+        red_m[sr + y][c8] = ds[y];
+        red_z[sr + y][c8] = dm[y];
+        bits[sr + y][c8] = cnt[y];
     }
-    if (t < BR) {
+    uc[t] = uni0;
+    uc[t + NT] = uni1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    #pragma unroll
+    for (int y = 0; y < 2; y++) {
+        const int r = sr + y, i = q0 + r % BQ, h = g * GROUP + r / BQ;
+        if (c8 != 0 || r >= BR)
+            continue;
+        const int row = (b * n_heads + h) * q_len + i;
+        float dsum = 0.0f, dmsum = 0.0f;
+        uint csum = 0u;
+        #pragma unroll
+        for (int c = 0; c < 8; c++) {
+            dsum += red_m[r][c];
+            dmsum += red_z[r][c];
+            csum += bits[r][c];
+        }
+        if (pass == 0 && live[y]) {
+            rowstat[2 * row] = m_run[y];
+            rowstat[2 * row + 1] = dsum;
+        }
         float denom;
-        if (my_kind == 0) {
-            denom = ds;
-        } else if (my_kind == 1 && placement == PLACE_POST) {
-            denom = ds + dm;
+        if (kind[y] == 0) {
+            denom = dsum;
+        } else if (placement == PLACE_POST) {
+            denom = dsum + dmsum;
         } else {
             float miss = 0.0f;
             if (sdc == SDC_EXACT)
-                miss = dm;
+                miss = dmsum;
             else if (sdc == SDC_EXPTH)
-                miss = (float)(my_n - (int)cnt) * exp((placement == PLACE_REL ? m_run + th : th) - m_run);
-            else if (sdc == SDC_OFFLINE && my_live)
-                miss = dhats[my_h * q_len + my_i];
-            denom = ds + lambda * miss;
+                miss = (float)(rn[y] - (int)csum) *
+                       exp((placement == PLACE_REL ? m_run[y] + th[y] : th[y]) - m_run[y]);
+            else if (sdc == SDC_OFFLINE && live[y])
+                miss = dhats[h * q_len + i];
+            denom = dsum + lambda * miss;
         }
-        const float inv = (ds > 0.0f && denom > 0.0f) ? 1.0f / denom : 0.0f;
-        fin_inv[t] = inv;
-        fin_rest[t] = (vmc && my_kind != 0) ? 1.0f - ds * inv : 0.0f;
-        fin_empty[t] = m_run == -INFINITY;
-        if (pass == 1 && my_live && stats)
-            stats[my_row] = cnt;
+        const float inv = (dsum > 0.0f && denom > 0.0f) ? 1.0f / denom : 0.0f;
+        fin_inv[r] = inv;
+        fin_rest[r] = (vmc && kind[y] != 0) ? 1.0f - dsum * inv : 0.0f;
+        fin_empty[r] = m_run[y] == -INFINITY;
+        if (pass == 1 && live[y] && stats)
+            stats[row] = csum;
     }
-    if (pass == 1 && t < BQ && q0 + t < q_len && stats)
-        stats[(size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len + q0 + t] = uni;
+    if (pass == 1 && t < BQ && q0 + t < q_len && stats) {
+        uint u = 0u;
+        #pragma unroll
+        for (int c = 0; c < 8; c++)
+            u += uc[t * 8 + c];
+        stats[(size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len + q0 + t] = u;
+    }
     barrier(CLK_LOCAL_MEM_FENCE);
     const int oi = q0 + orow % BQ;
     if (pass == 1 && orow < BR && oi < q_len) {

@@ -2,8 +2,10 @@
 # GPU-machine decode experiments for issue 4: builds, runs the decode cases of the selftest, then
 # own dense vs Top-θ decode (keep 0.05, V rows ≈ 0.2) at 16K/32K, batch 1/8, fp16, under the
 # launch variants given as "NAME=ENV..." arguments (e.g. "wg128=TT_WG=128"), and PyTorch SDPA for
-# the same shapes. Also stages the first half of the SmolLM2 GGUF for h200-fidelity.sh.
-# Results: $OUT/dec.jsonl (labelled bench lines), $OUT/dec.txt (summary).
+# the same shapes. OLD_SRC=DIR also builds that source tree (e.g. `git archive` of an earlier
+# commit) and benches it as variant "old", side by side. Each variant gets its own program cache,
+# whose PTX register/spill report goes to $OUT/ptx.txt. Also stages the first half of the
+# SmolLM2 GGUF for h200-fidelity.sh. Results: $OUT/dec.jsonl (labelled bench lines), $OUT/dec.txt.
 set -uo pipefail
 OUT=${OUT:-/tmp/tt-out}; mkdir -p "$OUT"
 export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
@@ -11,18 +13,27 @@ export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
 { [ -d build-gpu ] || meson setup build-gpu -Dtests=disabled --buildtype=release; ninja -C build-gpu; } > "$OUT/build.log" 2>&1 \
     || { tail -30 "$OUT/build.log"; exit 1; }
 tt=./build-gpu/tools/cli/toptheta
+if [ -n "${OLD_SRC:-}" ]; then
+    (cd "$OLD_SRC" && meson setup build -Dtests=disabled --buildtype=release && ninja -C build) \
+        > "$OUT/build-old.log" 2>&1 || { tail -30 "$OUT/build-old.log"; exit 1; }
+fi
 [ "${SELFTEST:-1}" = 1 ] && { timeout 200 $tt selftest > "$OUT/selftest.txt" 2>&1; tail -1 "$OUT/selftest.txt"; }
 J="$OUT/dec.jsonl"; : > "$J"
 shapes=${SHAPES:-"16384:1 32768:1 32768:8"}
-for var in "base=" "$@"; do
-    name=${var%%=*}; envs=${var#*=}
+vars=("base=" "$@"); [ -n "${OLD_SRC:-}" ] && vars=("old=" "${vars[@]}")
+for var in "${vars[@]}"; do
+    name=${var%%=*}; envs=${var#*=}; bin=$tt
+    [ "$name" = old ] && bin=$OLD_SRC/build/tools/cli/toptheta
     for sh in $shapes; do
         n=${sh%%:*}; b=${sh##*:}
-        env $envs timeout 60 $tt bench --op decode --mode theta --keep ${KEEP:-0.05} --len $n --batch $b \
+        env TOPTHETA_CACHE_DIR=/tmp/ttc-$name $envs timeout 60 $bin bench --op decode --mode theta --keep ${KEEP:-0.05} --len $n --batch $b \
             --heads 32 --kv-heads 8 --head-dim 128 --dtype ${DTYPE:-f16} --reps 10 ${BENCH_EXTRA:-} --json 2>>"$OUT/bench.err" |
             sed "s/^{/{\"var\":\"$name\",/" >> "$J"
     done
 done
+for var in "${vars[@]}"; do
+    echo "== ${var}"; TOPTHETA_CACHE_DIR=/tmp/ttc-${var%%=*} bash tools/device/h200-ptx.sh tt_dec_chunk /tmp/ptx-${var%%=*}
+done > "$OUT/ptx.txt" 2>&1
 timeout 60 python3 tools/device/sdpa_bench.py > "$OUT/sdpa.jsonl" 2>&1
 python3 - "$J" "$OUT/sdpa.jsonl" > "$OUT/dec.txt" <<'PY'
 import json, sys
@@ -32,8 +43,10 @@ for l in open(sys.argv[2]):
     if l.startswith('{'):
         r = json.loads(l)
         if r.get('op') == 'decode': sd[(r['len'], r['batch'])] = r['median_ms']
-print(f"{'var':10} {'len':>6} {'b':>2} {'mode':6} {'ms':>8} {'copy%':>6} {'V':>5} {'x dense':>7} {'sdpa ms':>8}")
+print(f"{'var':10} {'len':>6} {'b':>2} {'dense ms':>8} {'copy%':>6} {'theta ms':>8} {'copy%':>6} {'V':>5} {'x dense':>7} {'sdpa ms':>8}")
 for r in rows:
-    print(f"{r['var']:10} {r['len']:6} {r['batch']:2} {r['mode']:6} {r['median_ms']:8.4f} {100*r['copy_frac']:6.1f} {r['vrow_frac']:5.3f} {r['speedup_vs_dense']:7.2f} {sd.get((r['len'], r['batch']), 0):8.4f}")
+    sp, sb = r['speedup_vs_dense'], r['speedup_bound']
+    print(f"{r['var']:10} {r['len']:6} {r['batch']:2} {r['median_ms'] * sp:8.4f} {100 * r['copy_frac'] * sb / sp:6.1f} "
+          f"{r['median_ms']:8.4f} {100 * r['copy_frac']:6.1f} {r['vrow_frac']:5.3f} {sp:7.2f} {sd.get((r['len'], r['batch']), 0):8.4f}")
 PY
 cat "$OUT/dec.txt"

@@ -17,5 +17,5 @@ open(sys.argv[2], 'wb').write(d[i:j if j > 0 else len(d)])
 PY
     echo "== $b"
     grep -c "ld.local\|st.local" "$out/$b.ptx" | sed 's/^/   local ld+st: /'
-    [ -n "$ptxas" ] && "$ptxas" -arch=sm_90 -v "$out/$b.ptx" -o /dev/null 2>&1 | grep -A1 "$pat" | grep -i "registers\|spill" | head -4
+    [ -n "$ptxas" ] && "$ptxas" -arch=sm_90 -v "$out/$b.ptx" -o /dev/null 2>&1 | grep -A2 "$pat" | grep -i "registers\|spill" | head -4
 done
