@@ -8,7 +8,8 @@ const tt__tune_entry tt__attention_db[] = {
     /* Devices. H200 (NVIDIA OpenCL 3.0, driver of 2026-11): decode 32 / 8 heads, d 128, fp16, 32K
      * keys, batch 1 and 8, WG {64, 128, 256} x chunk {256, 512, 1024, 2048} measured with
      * tools/device/h200-decode.sh / h200-diag.sh: WG 128 with 512-key chunks was best or within
-     * 4 % of the best at both batches (docs/PERFORMANCE.md). */
+     * 4 % of the best at both batches (docs/PERFORMANCE.md). The decode host doubles the chunk
+     * while the launch keeps >= 4 work-groups per compute unit (1024 keys at batch 8). */
     {TT_TUNE_DEVICE, "NVIDIA H200", CL_DEVICE_TYPE_GPU, {128, 512}},
 
     /* Architectures. The H200's values for every Hopper part until one is measured. */
