@@ -15,12 +15,12 @@
 static int bq_of(int group) { return group >= 32 ? 1 : 32 / group; }
 
 /* Local memory of tt_pf_attn: Q and K/V tiles at a float4 pitch of d + 4 for 32 score rows, the
- * weights, per-thread partial maxima / sums / kept bits, and per-row scalars. */
+ * weights (key-major at a pitch of 36, the larger of the two layouts), per-thread partial maxima / sums / kept bits, and per-row scalars. */
 static size_t pf_local_bytes(int d, int group)
 {
     (void)group;
     const size_t sr = 32;
-    return 4u * (sr * (d + 4) + PF_BK * (size_t)(d + 4) + sr * (PF_BK + 1) + 3 * sr * 8 + 4 * sr +
+    return 4u * (sr * (d + 4) + PF_BK * (size_t)(d + 4) + PF_BK * 36 + 3 * sr * 8 + 4 * sr +
                  2);
 }
 

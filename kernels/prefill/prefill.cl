@@ -28,6 +28,23 @@
 #define D4 (D / 4)
 #define P4 (D4 + 1) /* float4 row pitch: consecutive rows start 4 banks apart */
 #define SR 32       /* score rows (16 pairs × 8 threads); rows >= BR are zero padding */
+/* P·V register tile (PF_PV2, needs D % 64 == 0): a thread owns 4 rows × NV4 float4 columns
+ * (dg + 16·v), reads the 4 rows' weights as one float4 from the key-major weight array and each V
+ * float4 once for the 4 rows: 1 + NV4 local loads per 16·NV4 FMAs instead of one load per FMA,
+ * which bounded P·V by local-memory bandwidth (H200, 8K: dense 38.8 → 32.8 ms). A key none of
+ * the 4 rows kept is skipped; the old one-row mapping stays for head sizes like 8. */
+#ifndef PF_PV2
+#define PF_PV2 (D % 64 == 0)
+#endif
+#if PF_PV2
+#define NV4 (D4 / 16)
+#define PT 36 /* key-major weights: pitch of 9 float4 so the pass's scalar stores spread */
+#define PS(r, x) ps[(x) * PT + (r)]
+#define PS_N (BK * PT)
+#else
+#define PS(r, x) ps[(r) * (BK + 1) + (x)]
+#define PS_N (SR * (BK + 1))
+#endif
 #if KV_F16
 #define LOAD_KV4(p, base, i) vload_half4((i), (p) + (base))
 #else
@@ -56,7 +73,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     const int q0 = qt * BQ, p0 = kv_len - q_len;
     __local float4 qs[SR][P4];
     __local float4 kvs[BK][P4];
-    __local float ps[SR][BK + 1];
+    __local float ps[PS_N];
     __local float red_m[SR][8], red_z[SR][8];
     __local uint bits[SR][8];
     __local float alpha[SR], fin_inv[SR], fin_rest[SR];
@@ -93,11 +110,21 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         cnt[y] = 0u;
     }
     uint uni0 = 0u, uni1 = 0u; /* union counts of (position, key group) t and t + NT */
+#if PF_PV2
+    const int rq = t / 16, dg = t % 16;
+    float4 acc4[4][NV4];
+    #pragma unroll
+    for (int e = 0; e < 4; e++)
+        #pragma unroll
+        for (int v = 0; v < NV4; v++)
+            acc4[e][v] = (float4)(0.0f);
+#else
     /* Output mapping: thread owns row t/4, dimensions (t%4) + 4j. */
     const int orow = t / 4, oc = t % 4;
     float acc[DPT];
     for (int j = 0; j < DPT; j++)
         acc[j] = 0.0f;
+#endif
 
     const int last_i = min(q0 + BQ, q_len) - 1;
     const int ntile = (p0 + last_i + 1 + BK - 1) / BK;
@@ -161,7 +188,11 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         if (kb[0] | kb[1])
             kept_any[it & 1] = 1;
         barrier(CLK_LOCAL_MEM_FENCE);
+#ifdef PF_DIAG_NOPV /* experiment: everything but P·V, to split the time */
+        const int pv = 0;
+#else
         const int pv = pass == 1 && (op || kept_any[it & 1]);
+#endif
         if (pv) { /* Q·Kᵀ is done everywhere: V takes K's place, only when some score passed */
             for (int x = t; x < BK * D4; x += NT) {
                 const int kk = x / D4, d4 = x % D4;
@@ -208,7 +239,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                         dm[y] += e;
                     }
                 }
-                ps[r][c8 + 8 * x] = w;
+                PS(r, c8 + 8 * x) = w;
             }
             bits[r][c8] = kept;
             if (c8 == 0)
@@ -222,19 +253,45 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 uni0 += popcount(pf_union(&bits[0][0], t / 8, t % 8));
             if (t + NT < BQ * 8)
                 uni1 += popcount(pf_union(&bits[0][0], (t + NT) / 8, t % 8));
+#if PF_PV2
+            const float4 a4 = vload4(rq, alpha);
+            #pragma unroll
+            for (int v = 0; v < NV4; v++) {
+                acc4[0][v] *= a4.x;
+                acc4[1][v] *= a4.y;
+                acc4[2][v] *= a4.z;
+                acc4[3][v] *= a4.w;
+            }
+            if (pv) {
+                for (int x = 0; x < BK; x++) {
+                    const float4 p = vload4(0, ps + x * PT + 4 * rq);
+                    if (any(p != (float4)(0.0f))) {
+                        #pragma unroll
+                        for (int v = 0; v < NV4; v++) {
+                            const float4 vv = kvs[x][dg + 16 * v];
+                            acc4[0][v] = fma((float4)(p.x), vv, acc4[0][v]);
+                            acc4[1][v] = fma((float4)(p.y), vv, acc4[1][v]);
+                            acc4[2][v] = fma((float4)(p.z), vv, acc4[2][v]);
+                            acc4[3][v] = fma((float4)(p.w), vv, acc4[3][v]);
+                        }
+                    }
+                }
+            }
+#else
             if (orow < BR) {
                 const float a = alpha[orow];
                 for (int j = 0; j < DPT; j++)
                     acc[j] *= a;
                 if (pv) {
                     for (int x = 0; x < BK; x++) {
-                        const float p = ps[orow][x];
+                        const float p = PS(orow, x);
                         if (p != 0.0f)
                             for (int j = 0; j < DPT; j++)
                                 acc[j] = fma(p, vf[x * 4 * P4 + oc + 4 * j], acc[j]);
                     }
                 }
             }
+#endif
         }
     }
     /* No early return for pass 0: PoCL's work-group compiler mishandled a return before the
@@ -242,7 +299,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
      * the stores depend on the pass. Partial sums of the 8 threads of a row pair meet in local
      * memory (red_m: kept, red_z: dropped, bits: count, ps: union counts). */
     barrier(CLK_LOCAL_MEM_FENCE);
-    __local uint *uc = (__local uint *)&ps[0][0];
+    __local uint *uc = (__local uint *)ps;
     #pragma unroll
     for (int y = 0; y < 2; y++) {
         red_m[sr + y][c8] = ds[y];
@@ -301,6 +358,25 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         stats[(size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len + q0 + t] = u;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
+#if PF_PV2
+    #pragma unroll
+    for (int e = 0; e < 4; e++) {
+        const int orow = 4 * rq + e, oi = q0 + orow % BQ;
+        if (pass != 1 || orow >= BR || oi >= q_len)
+            continue;
+        const int h = g * GROUP + orow / BQ;
+        const uint ob = ADDR(lay, LAY_O, b, h, oi);
+        const float inv = fin_inv[orow], rest = fin_rest[orow];
+        #pragma unroll
+        for (int v = 0; v < NV4; v++) {
+            const int d4 = dg + 16 * v;
+            float4 out = acc4[e][v] * inv;
+            if (rest != 0.0f)
+                out += rest * vload4(d4, vmean + ((size_t)bg * q_len + oi) * D);
+            vstore4(fin_empty[orow] ? (float4)(NAN) : out, d4, o + ob);
+        }
+    }
+#else
     const int oi = q0 + orow % BQ;
     if (pass == 1 && orow < BR && oi < q_len) {
         const int h = g * GROUP + orow / BQ;
@@ -314,4 +390,5 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             o[ob + d] = fin_empty[orow] ? NAN : out;
         }
     }
+#endif
 }
