@@ -67,6 +67,7 @@ struct tt_context {
     int tune_state;           /* tune_db.c: 0 not looked up yet, 1 looked up, 2 forced */
     int tune_wg, tune_chunk;  /* the context's launch parameters; guarded by lock */
     size_t max_param_size;    /* CL_DEVICE_MAX_PARAMETER_SIZE */
+    int shfl_state;           /* shfl.c: 0 not probed, 1 no warp shuffles, 2 PTX shuffles work */
     tt__scratch scratch[TT_SCRATCH_QUEUES]; /* scratch.c; slots claimed under lock */
 };
 
@@ -79,6 +80,10 @@ tt_status tt__kernel_source(const tt_context *ctx, const char *name, char **text
  * releases it (the context keeps its own reference for later calls). */
 tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sources,
                           const char *options, cl_program *out);
+
+/* 1 when the device runs warp shuffles written as inline PTX (kernels/decode/shfl.cl), decided
+ * once per context by a probe kernel (shfl.c). */
+int tt__warp_shuffle(tt_context *ctx);
 
 /* Creates a kernel from a cached program (the caller releases it). */
 tt_status tt__create_kernel(tt_context *ctx, cl_program program, const char *name,

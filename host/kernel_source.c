@@ -14,6 +14,7 @@
 #include "vmean.cl.h"
 #include "decode.cl.h"
 #include "decode_merge.cl.h"
+#include "shfl.cl.h"
 #include "prefill.cl.h"
 
 typedef struct {
@@ -33,6 +34,7 @@ static const embedded table[] = {
     {"decode.cl", "decode/decode.cl", tt_kernel_decode_cl, sizeof tt_kernel_decode_cl - 1},
     {"decode_merge.cl", "decode/decode_merge.cl", tt_kernel_decode_merge_cl,
      sizeof tt_kernel_decode_merge_cl - 1},
+    {"shfl.cl", "decode/shfl.cl", tt_kernel_shfl_cl, sizeof tt_kernel_shfl_cl - 1},
     {"prefill.cl", "prefill/prefill.cl", tt_kernel_prefill_cl, sizeof tt_kernel_prefill_cl - 1},
 };
 

@@ -1,7 +1,9 @@
 /* test-device.c — device discovery and contexts: the list and probe, the selector grammar
  * (indices, types, name substrings, TOPTHETA_DEVICE), clear errors for selectors that match
- * nothing, adopting a caller's cl_context + cl_device_id, and destroy(NULL). */
+ * nothing, adopting a caller's cl_context + cl_device_id, destroy(NULL), and the warp-shuffle
+ * capability probe. */
 #include "support.h"
+#include "internal.h"
 #include <stdlib.h>
 #include <string.h>
 
@@ -85,6 +87,30 @@ START_TEST(test_adopt_caller_context)
 }
 END_TEST
 
+/* host/shfl.c answers once per context; on a device without cl_nv_device_attribute_query
+ * (PoCL) it says no without a build, and it never leaves its own error behind. */
+START_TEST(test_warp_shuffle_probe)
+{
+    tt_context *ctx;
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+    tt__fail(ctx, TT_ERR_INTERNAL, "earlier error");
+    const int first = tt__warp_shuffle(ctx);
+    ck_assert(first == 0 || first == 1);
+    ck_assert_int_eq(tt__warp_shuffle(ctx), first);
+    ck_assert_str_eq(tt_last_error(ctx), "earlier error");
+    char ext[8192] = "";
+    clGetDeviceInfo(ctx->device, CL_DEVICE_EXTENSIONS, sizeof ext - 1, ext, NULL);
+    if (!strstr(ext, "cl_nv_device_attribute_query"))
+        ck_assert_int_eq(first, 0);
+    tt_context_destroy(ctx);
+    setenv("TT_DEC_SHFL", "0", 1); /* the switch that turns the shuffle path off */
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+    ck_assert_int_eq(tt__warp_shuffle(ctx), 0);
+    tt_context_destroy(ctx);
+    unsetenv("TT_DEC_SHFL");
+}
+END_TEST
+
 int main(void)
 {
     if (!tt_test_have_device())
@@ -96,6 +122,7 @@ int main(void)
     tcase_add_test(tc, test_selectors);
     tcase_add_test(tc, test_environment_selector);
     tcase_add_test(tc, test_adopt_caller_context);
+    tcase_add_test(tc, test_warp_shuffle_probe);
     suite_add_tcase(s, tc);
     return tt_test_run(s);
 }

@@ -124,7 +124,67 @@ typedef struct dec_args {
 /* Per-chunk outputs, indexed by (b, h) row and chunk c. */
 #define PIDX(row, c) ((size_t)(row) * n_chunks + (c))
 
-#if KCOAL
+#ifndef DEC_SHFL
+#define DEC_SHFL 0 /* 1: partial dot products reduced with warp shuffles (see below) */
+#endif
+#if KCOAL && DEC_SHFL
+/* Scores with K rows read coalesced as below, but the TPR partial dot products of a row are
+ * summed inside the warp by a butterfly of shuffles (tt_shfl_xor of shfl.cl, which the host puts
+ * in the program only after its probe ran correctly): each step hands half of the values to the partner lane and
+ * adds the other half, so after log2(TPR) steps every thread holds whole sums of its share of
+ * (head, row) pairs. No local memory and no barrier per round: the next rows' loads go out as
+ * soon as a warp is done, instead of after two work-group barriers. TPR divides the warp. */
+#define KROWS (LANES * KCU)
+#define KPART_N 1
+#define NSV (GROUP * KCU)
+#define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
+inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
+                       float scale, __local const float (*qloc)[D], __local float (*s)[CH],
+                       __local float *kp)
+{
+    const int t = get_local_id(0), lane = t / TPR, part = t % TPR;
+    (void)kp;
+    floatv qv[GROUP];
+    for (int hh = 0; hh < GROUP; hh++)
+        qv[hh] = VLOAD_F(&qloc[hh][part * VEC]);
+    for (int base = 0; base < nk; base += KROWS) {
+        kvraw cur[KCU];
+        for (int u = 0; u < KCU; u++)
+            cur[u] = RAW_LOAD(KROW(base, u));
+        float sv[NSV]; /* value hh·KCU + u: partial dot product of head hh with row u */
+        for (int u = 0; u < KCU; u++) {
+            const floatv kv = RAW_CVT(cur[u]);
+            for (int hh = 0; hh < GROUP; hh++)
+                sv[hh * KCU + u] = HSUM(qv[hh] * kv);
+        }
+        int n = NSV, first = 0, dup = 0; /* sv[0..n) are values first.. of the (head, row) list */
+        #pragma unroll
+        for (int m = TPR / 2; m >= 1; m /= 2) {
+            const int up = (part & m) != 0;
+            if (n > 1) { /* reduce-scatter: keep one half, add the partner's copy of it */
+                n /= 2;
+                #pragma unroll
+                for (int i = 0; i < NSV / 2; i++)
+                    if (i < n) {
+                        const float send = up ? sv[i] : sv[i + n];
+                        const float keep = up ? sv[i + n] : sv[i];
+                        sv[i] = keep + tt_shfl_xor(send, m);
+                    }
+                first += up ? n : 0;
+            } else { /* fewer values than lanes: plain all-reduce, one lane of each pair stores */
+                sv[0] += tt_shfl_xor(sv[0], m);
+                dup |= up ? m : 0;
+            }
+        }
+        if (!dup)
+            for (int i = 0; i < n; i++) {
+                const int x = first + i, hh = x / KCU, jj = base + (x % KCU) * LANES + lane;
+                if (jj < nk)
+                    s[hh][jj] = sv[i] * scale;
+            }
+    }
+}
+#elif KCOAL
 /* Scores of the chunk's keys for every head of the group into s[hh][jj], K rows read coalesced:
  * TPR threads share a row (VEC elements each), LANES rows side by side and KCU rows per thread
  * in flight; the partial dot products meet in kp (padded by one per part against bank
