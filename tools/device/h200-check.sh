@@ -4,11 +4,7 @@
 # sweep of decode, prefill comparisons and PyTorch SDPA. Model/token files and tables travel in
 # .devdata/ (git-ignored). Results land in $OUT; a summary is printed last.
 set -uo pipefail
-OUT=${OUT:-/tmp/tt-out}; mkdir -p "$OUT"
-export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
-{ meson setup build-gpu -Dtests=disabled --buildtype=release && ninja -C build-gpu; } > "$OUT/build.log" 2>&1 \
-    || { tail -30 "$OUT/build.log"; exit 1; }
-tt=./build-gpu/tools/cli/toptheta
+. tools/device/build-gpu.sh
 $tt selftest > "$OUT/selftest-gpu.txt" 2>&1; tail -1 "$OUT/selftest-gpu.txt"
 M=.devdata/stories260K.bin; E=.devdata/eval.tokens
 {

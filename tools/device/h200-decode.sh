@@ -7,12 +7,8 @@
 # whose PTX register/spill report goes to $OUT/ptx.txt. Also stages the first half of the
 # SmolLM2 GGUF for h200-fidelity.sh. Results: $OUT/dec.jsonl (labelled bench lines), $OUT/dec.txt.
 set -uo pipefail
-OUT=${OUT:-/tmp/tt-out}; mkdir -p "$OUT"
-export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
 [ -f .devgguf-a/part ] && cp .devgguf-a/part /tmp/gguf.part-a
-{ [ -d build-gpu ] || meson setup build-gpu -Dtests=disabled --buildtype=release; ninja -C build-gpu; } > "$OUT/build.log" 2>&1 \
-    || { tail -30 "$OUT/build.log"; exit 1; }
-tt=./build-gpu/tools/cli/toptheta
+. tools/device/build-gpu.sh
 if [ -n "${OLD_SRC:-}" ]; then
     (cd "$OLD_SRC" && meson setup build -Dtests=disabled --buildtype=release && ninja -C build) \
         > "$OUT/build-old.log" 2>&1 || { tail -30 "$OUT/build-old.log"; exit 1; }

@@ -3,11 +3,7 @@
 # build-option variants given as "NAME=ENV..." arguments, with the PTX register / spill report of
 # each variant's decode program (h200-ptx.sh). Results: $OUT/diag.txt.
 set -uo pipefail
-OUT=${OUT:-/tmp/tt-out}; mkdir -p "$OUT"
-export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
-{ [ -d build-gpu ] || meson setup build-gpu -Dtests=disabled --buildtype=release; ninja -C build-gpu; } > "$OUT/build.log" 2>&1 \
-    || { tail -30 "$OUT/build.log"; exit 1; }
-tt=./build-gpu/tools/cli/toptheta
+. tools/device/build-gpu.sh
 shapes=${SHAPES:-"32768:1 32768:8"}
 for var in "base=" "$@"; do
     name=${var%%=*}; envs=${var#*=}

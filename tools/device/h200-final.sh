@@ -3,12 +3,8 @@
 # docs/PERFORMANCE.md, PyTorch SDPA, and staging of the first half of the SmolLM2 GGUF (the file is
 # larger than one transfer) for h200-llm.sh. Results in $OUT.
 set -uo pipefail
-OUT=${OUT:-/tmp/tt-out}; mkdir -p "$OUT"
-export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
 [ -f .devgguf-a/part ] && cp .devgguf-a/part /tmp/gguf.part-a
-{ meson setup build-gpu -Dtests=disabled --buildtype=release && ninja -C build-gpu; } > "$OUT/build.log" 2>&1 \
-    || { tail -30 "$OUT/build.log"; exit 1; }
-tt=./build-gpu/tools/cli/toptheta
+. tools/device/build-gpu.sh
 $tt selftest > "$OUT/selftest-gpu.txt" 2>&1; tail -1 "$OUT/selftest-gpu.txt"
 $tt selftest --big --verbose > "$OUT/selftest-big.txt" 2>&1; tail -1 "$OUT/selftest-big.txt"
 timeout 330 tools/bench/perf-table.sh --build build-gpu --out "$OUT/perf-h200" --reps 10 > "$OUT/perf-run.log" 2>&1

@@ -5,12 +5,8 @@
 # fastest of them at 32K batch 8, and PyTorch SDPA. Also stages the first half of the SmolLM2
 # GGUF for h200-fidelity.sh. Results: $OUT/perf.txt, $OUT/perf-h200-decode.md, $OUT/all.jsonl.
 set -uo pipefail
-OUT=${OUT:-/tmp/tt-out}; mkdir -p "$OUT"
-export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
 [ -f .devgguf-a/part ] && cp .devgguf-a/part /tmp/gguf.part-a
-{ [ -d build-gpu ] || meson setup build-gpu -Dtests=disabled --buildtype=release; ninja -C build-gpu; } > "$OUT/build.log" 2>&1 \
-    || { tail -30 "$OUT/build.log"; exit 1; }
-tt=./build-gpu/tools/cli/toptheta
+. tools/device/build-gpu.sh
 exec > >(tee "$OUT/perf.txt") 2>&1
 J=/tmp/var.jsonl; : > $J
 best=base; best_ms=1e9; best_env=

@@ -5,11 +5,7 @@
 # call compares them. Results: $OUT/pf-selftest.txt,
 # $OUT/pf.jsonl (bench lines labelled with the variant), $OUT/pf.txt (summary, also printed).
 set -uo pipefail
-OUT=${OUT:-/tmp/tt-out}; mkdir -p "$OUT"
-export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
-{ [ -d build-gpu ] || meson setup build-gpu -Dtests=disabled --buildtype=release; ninja -C build-gpu; } > "$OUT/build.log" 2>&1 \
-    || { tail -30 "$OUT/build.log"; exit 1; }
-tt=./build-gpu/tools/cli/toptheta
+. tools/device/build-gpu.sh
 timeout 200 $tt selftest --filter prefill > "$OUT/pf-selftest.txt" 2>&1; echo "selftest rc=$?: $(tail -1 "$OUT/pf-selftest.txt")"
 J="$OUT/pf.jsonl"; : > "$J"
 [ $# -gt 0 ] || set -- "new="
