@@ -87,10 +87,17 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                         p->post_variant == TT_POST_ONEPASS;
     const int two_pass = theta_rows && !onepass && p->placement != TT_PLACE_PRE;
     const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
+    /* P·V on the 4-row register tile (PF_PV2 in prefill.cl) wins on GPUs in both modes (H200,
+     * 8K: dense 38.3 → 32.7 ms, Top-θ 33.3 → 31.2) and for dense on PoCL (1K: 900 → 601 ms), but
+     * PoCL vectorises across work-items and its per-key skip stops saving work there: Top-θ 479
+     * → 605 ms. So CPUs keep the one-row mapping for Top-θ. TT_PF_PV2=0/1 overrides. */
+    const char *epv = getenv("TT_PF_PV2");
+    const int pv2 = epv && *epv ? *epv == '1'
+                                : (ctx->info.type & CL_DEVICE_TYPE_GPU) || p->mode == TT_MODE_DENSE;
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     char opts[512];
-    snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d %.300s", D, group, PF_NT,
-             s->kv_dtype == TT_DTYPE_F16, defs ? defs : "");
+    snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d %.300s", D,
+             group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, defs ? defs : "");
     const char *srcs[] = {"prefill.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs, 2, opts, &prog);

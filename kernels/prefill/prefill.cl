@@ -32,11 +32,13 @@
  * (dg + 16·v), reads the 4 rows' weights as one float4 from the key-major weight array and each V
  * float4 once for the 4 rows: 1 + NV4 local loads per 16·NV4 FMAs instead of one load per FMA,
  * which bounded P·V by local-memory bandwidth (H200, 8K: dense 38.8 → 32.8 ms). A key none of
- * the 4 rows kept is skipped; the old one-row mapping stays for head sizes like 8. */
+ * the 4 rows kept is skipped; the one-row mapping stays for head sizes like 8 and for Top-θ on
+ * CPUs (see host/prefill.c). */
 #ifndef PF_PV2
-#define PF_PV2 (D % 64 == 0)
+#define PF_PV2 1 /* the host's choice: host/prefill.c */
 #endif
-#if PF_PV2
+#define PV2 (PF_PV2 && D % 64 == 0)
+#if PV2
 #define NV4 (D4 / 16)
 #define PT 36 /* key-major weights: pitch of 9 float4 so the pass's scalar stores spread */
 #define PS(r, x) ps[(x) * PT + (r)]
@@ -110,7 +112,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         cnt[y] = 0u;
     }
     uint uni0 = 0u, uni1 = 0u; /* union counts of (position, key group) t and t + NT */
-#if PF_PV2
+#if PV2
     const int rq = t / 16, dg = t % 16;
     float4 acc4[4][NV4];
     #pragma unroll
@@ -253,7 +255,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 uni0 += popcount(pf_union(&bits[0][0], t / 8, t % 8));
             if (t + NT < BQ * 8)
                 uni1 += popcount(pf_union(&bits[0][0], (t + NT) / 8, t % 8));
-#if PF_PV2
+#if PV2
             const float4 a4 = vload4(rq, alpha);
             #pragma unroll
             for (int v = 0; v < NV4; v++) {
@@ -358,7 +360,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         stats[(size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len + q0 + t] = u;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-#if PF_PV2
+#if PV2
     #pragma unroll
     for (int e = 0; e < 4; e++) {
         const int orow = 4 * rq + e, oi = q0 + orow % BQ;
