@@ -87,13 +87,11 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                         p->post_variant == TT_POST_ONEPASS;
     const int two_pass = theta_rows && !onepass && p->placement != TT_PLACE_PRE;
     const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
-    /* P·V on the 4-row register tile (PF_PV2 in prefill.cl) wins on GPUs in both modes (H200,
-     * 8K: dense 38.3 → 32.7 ms, Top-θ 33.3 → 31.2) and for dense on PoCL (1K: 900 → 601 ms), but
-     * PoCL vectorises across work-items and its per-key skip stops saving work there: Top-θ 479
-     * → 605 ms. So CPUs keep the one-row mapping for Top-θ. TT_PF_PV2=0/1 overrides. */
+    /* P·V on the 4-row register tile (PF_PV2 in prefill.cl): H200 8K dense 38.3 → 32.7 ms, Top-θ
+     * 33.3 → 31.2; PoCL 1K dense 780-900 → 451-601 ms, Top-θ unchanged within the noise (four
+     * runs each: 458-545 vs 474-605 ms). TT_PF_PV2=0 keeps the one-row mapping (experiments). */
     const char *epv = getenv("TT_PF_PV2");
-    const int pv2 = epv && *epv ? *epv == '1'
-                                : (ctx->info.type & CL_DEVICE_TYPE_GPU) || p->mode == TT_MODE_DENSE;
+    const int pv2 = !(epv && *epv == '0');
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     char opts[512];
     snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d %.300s", D,

@@ -32,8 +32,7 @@
  * (dg + 16·v), reads the 4 rows' weights as one float4 from the key-major weight array and each V
  * float4 once for the 4 rows: 1 + NV4 local loads per 16·NV4 FMAs instead of one load per FMA,
  * which bounded P·V by local-memory bandwidth (H200, 8K: dense 38.8 → 32.8 ms). A key none of
- * the 4 rows kept is skipped; the one-row mapping stays for head sizes like 8 and for Top-θ on
- * CPUs (see host/prefill.c). */
+ * the 4 rows kept is skipped; the one-row mapping stays for head sizes like 8 (and TT_PF_PV2=0). */
 #ifndef PF_PV2
 #define PF_PV2 1 /* the host's choice: host/prefill.c */
 #endif
