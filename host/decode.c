@@ -216,7 +216,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         aligned = 0;
     /* The K partial sums meet through warp shuffles instead of local memory and two barriers per
      * round where the device runs them (shfl.c), the TPR threads of a row share a warp and
-     * warps are full. H200, side by side in one call: batch 1 is 3-5 % faster (16K keys: dense
+     * warps are full. H200, side by side in one call: batch 1 is 2-6 % faster (16K keys: dense
      * 0.0587 vs 0.0617 ms, Top-θ 0.0484 vs 0.0508), batch 8 within the run-to-run noise (32K:
      * 0.338 vs 0.334 ms in one call, 0.326 vs 0.337 in another with the order reversed). */
     const int tpr = D / vec;

@@ -15,7 +15,8 @@
 static int bq_of(int group) { return group >= 32 ? 1 : 32 / group; }
 
 /* Local memory of tt_pf_attn: Q and K/V tiles at a float4 pitch of d + 4 for 32 score rows, the
- * weights (key-major at a pitch of 36, the larger of the two layouts), per-thread partial maxima / sums / kept bits, and per-row scalars. */
+ * weights (key-major at a pitch of 36, the larger of the two layouts), per-thread partial
+ * maxima / sums / kept bits, and per-row scalars. */
 static size_t pf_local_bytes(int d, int group)
 {
     (void)group;
