@@ -127,17 +127,19 @@ typedef struct dec_args {
 #ifndef DEC_SHFL
 #define DEC_SHFL 0 /* 1: partial dot products reduced with warp shuffles (see below) */
 #endif
+#if KCOAL /* both coalesced variants: KCU rows of LANES side by side, TPR threads per row */
+#define KROWS (LANES * KCU)
+#define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
+#endif
 #if KCOAL && DEC_SHFL
 /* Scores with K rows read coalesced as below, but the TPR partial dot products of a row are
  * summed inside the warp by a butterfly of shuffles (tt_shfl_xor of shfl.cl, which the host puts
- * in the program only after its probe ran correctly): each step hands half of the values to the partner lane and
- * adds the other half, so after log2(TPR) steps every thread holds whole sums of its share of
+ * in the program only after its probe ran correctly): each step hands half of the values to the
+ * partner lane and adds the other half, so after log2(TPR) steps every thread holds whole sums of its share of
  * (head, row) pairs. No local memory and no barrier per round: the next rows' loads go out as
  * soon as a warp is done, instead of after two work-group barriers. TPR divides the warp. */
-#define KROWS (LANES * KCU)
 #define KPART_N 1
 #define NSV (GROUP * KCU)
-#define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
 inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
                        float scale, __local const float (*qloc)[D], __local float (*s)[CH],
                        __local float *kp)
@@ -192,10 +194,8 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
  * scatters every warp load over as many memory lines as it has threads. (Loading the next KCU
  * rows before summing the current ones cost 48 registers per thread, one work-group less per
  * H200 multiprocessor, and was slower: docs/PERFORMANCE.md.) */
-#define KROWS (LANES * KCU)
 #define KP_N (GROUP * KROWS + 1)
 #define KPART_N (TPR * KP_N)
-#define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
 inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
                        float scale, __local const float (*qloc)[D], __local float (*s)[CH],
                        __local float *kp)
