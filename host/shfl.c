@@ -1,85 +1,21 @@
 /* shfl.c — host side of kernels/decode/shfl.cl: decides once per context whether the device runs
- * warp shuffles written as inline PTX. The device must report 32-wide warps through
- * cl_nv_device_attribute_query, and the probe kernel must build and return the right lanes;
- * anything else (a build failure included) means no, and the caller keeps its portable path. */
+ * warp shuffles written as inline PTX (ptx_feature.c: NVIDIA devices only, probe kernel checked);
+ * anything else means no, and the caller keeps its portable path. TT_DEC_SHFL=0 switches it off. */
 #include "internal.h"
-#include <stdlib.h>
-#include <string.h>
 
-#define TT_CL_DEVICE_WARP_SIZE_NV 0x4003 /* cl_nv_device_attribute_query */
 #define PROBE_N 64
 
-static int has_extension(cl_device_id d, const char *name)
+/* tt_shfl_probe must return lane t ^ 1 and t ^ 16 for every lane t. */
+static int probe(tt_context *ctx)
 {
-    size_t len = 0;
-    if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &len) != CL_SUCCESS || !len)
-        return 0;
-    char *ext = calloc(len + 1, 1);
-    int found = ext && clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, len, ext, NULL) == CL_SUCCESS &&
-                strstr(ext, name) != NULL;
-    free(ext);
-    return found;
-}
-
-/* Builds and runs tt_shfl_probe on the context's own queue; 1 when every lane is right. */
-static int run_probe(tt_context *ctx)
-{
-    const char *srcs[] = {"shfl.cl"};
-    cl_program prog = NULL;
-    if (tt__get_program(ctx, srcs, 1, "", &prog) != TT_SUCCESS)
-        return 0;
-    cl_int err;
-    cl_kernel kern = clCreateKernel(prog, "tt_shfl_probe", &err);
-    cl_mem out = err == CL_SUCCESS ? clCreateBuffer(ctx->context, CL_MEM_WRITE_ONLY,
-                                                    2 * PROBE_N * sizeof(float), NULL, &err)
-                                   : NULL;
     float got[2 * PROBE_N];
-    const size_t n = PROBE_N;
-    int ok = err == CL_SUCCESS && clSetKernelArg(kern, 0, sizeof out, &out) == CL_SUCCESS &&
-             clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &n, &n, 0, NULL, NULL) ==
-                 CL_SUCCESS &&
-             clEnqueueReadBuffer(ctx->queue, out, CL_TRUE, 0, sizeof got, got, 0, NULL, NULL) ==
-                 CL_SUCCESS;
+    int ok = tt__ptx_run(ctx, "shfl.cl", "", "tt_shfl_probe", NULL, 0, got, 2 * PROBE_N, PROBE_N);
     for (int t = 0; ok && t < PROBE_N; t++)
         ok = got[2 * t] == (float)(t ^ 1) && got[2 * t + 1] == (float)(t ^ 16);
-    if (out)
-        clReleaseMemObject(out);
-    if (kern)
-        clReleaseKernel(kern);
-    clReleaseProgram(prog);
     return ok;
 }
 
 int tt__warp_shuffle(tt_context *ctx)
 {
-    pthread_mutex_lock(&ctx->lock);
-    const int known = ctx->shfl_state;
-    pthread_mutex_unlock(&ctx->lock);
-    if (known)
-        return known == 2;
-    cl_uint warp = 0;
-    const char *e = getenv("TT_DEC_SHFL"); /* 0: never (experiments, comparisons) */
-    int ok = !(e && *e == '0') && has_extension(ctx->device, "cl_nv_device_attribute_query") &&
-             clGetDeviceInfo(ctx->device, TT_CL_DEVICE_WARP_SIZE_NV, sizeof warp, &warp, NULL) ==
-                 CL_SUCCESS &&
-             warp == 32;
-    if (ok) { /* a failed probe build must not leave its log as the caller's last error */
-        char *saved = malloc(sizeof ctx->message);
-        if (saved) {
-            pthread_mutex_lock(&ctx->lock);
-            memcpy(saved, ctx->message, sizeof ctx->message);
-            pthread_mutex_unlock(&ctx->lock);
-        }
-        ok = run_probe(ctx);
-        if (saved) {
-            pthread_mutex_lock(&ctx->lock);
-            memcpy(ctx->message, saved, sizeof ctx->message);
-            pthread_mutex_unlock(&ctx->lock);
-            free(saved);
-        }
-    }
-    pthread_mutex_lock(&ctx->lock);
-    ctx->shfl_state = ok ? 2 : 1;
-    pthread_mutex_unlock(&ctx->lock);
-    return ok;
+    return tt__ptx_feature(ctx, &ctx->shfl_state, "TT_DEC_SHFL", probe);
 }

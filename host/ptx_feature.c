@@ -1,0 +1,91 @@
+/* ptx_feature.c — what shfl.c and cpasync.c share: whether an inline-PTX feature runs on the
+ * context's device, decided once per context. Only NVIDIA devices (32-wide warps reported through
+ * cl_nv_device_attribute_query) are asked, and a probe kernel must build and compute the right
+ * values; a failed build never leaves its log as the caller's last error. */
+#include "internal.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TT_CL_DEVICE_WARP_SIZE_NV 0x4003 /* cl_nv_device_attribute_query */
+
+static int has_extension(cl_device_id d, const char *name)
+{
+    size_t len = 0;
+    if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &len) != CL_SUCCESS || !len)
+        return 0;
+    char *ext = calloc(len + 1, 1);
+    int found = ext && clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, len, ext, NULL) == CL_SUCCESS &&
+                strstr(ext, name) != NULL;
+    free(ext);
+    return found;
+}
+
+int tt__ptx_run(tt_context *ctx, const char *source, const char *options, const char *kernel,
+                const float *in, size_t n_in, float *out, size_t n_out, size_t wg)
+{
+    const char *srcs[] = {source};
+    cl_program prog = NULL;
+    char opts[256]; /* common.cl, which every program starts with, needs a head size */
+    snprintf(opts, sizeof opts, "-DD=32 %s", options ? options : "");
+    if (tt__get_program(ctx, srcs, 1, opts, &prog) != TT_SUCCESS)
+        return 0;
+    cl_int err;
+    cl_kernel kern = clCreateKernel(prog, kernel, &err);
+    cl_mem bin = NULL, bout = NULL;
+    if (err == CL_SUCCESS && in)
+        bin = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR,
+                             n_in * sizeof(float), (void *)in, &err);
+    if (err == CL_SUCCESS)
+        bout = clCreateBuffer(ctx->context, CL_MEM_WRITE_ONLY, n_out * sizeof(float), NULL, &err);
+    cl_uint arg = 0;
+    int ok = err == CL_SUCCESS && (!in || clSetKernelArg(kern, arg++, sizeof bin, &bin) ==
+                                              CL_SUCCESS) &&
+             clSetKernelArg(kern, arg, sizeof bout, &bout) == CL_SUCCESS &&
+             clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &wg, &wg, 0, NULL, NULL) ==
+                 CL_SUCCESS &&
+             clEnqueueReadBuffer(ctx->queue, bout, CL_TRUE, 0, n_out * sizeof(float), out, 0,
+                                 NULL, NULL) == CL_SUCCESS;
+    if (bin)
+        clReleaseMemObject(bin);
+    if (bout)
+        clReleaseMemObject(bout);
+    if (kern)
+        clReleaseKernel(kern);
+    clReleaseProgram(prog);
+    return ok;
+}
+
+int tt__ptx_feature(tt_context *ctx, int *state, const char *env, int (*probe)(tt_context *))
+{
+    pthread_mutex_lock(&ctx->lock);
+    const int known = *state;
+    pthread_mutex_unlock(&ctx->lock);
+    if (known)
+        return known == 2;
+    cl_uint warp = 0;
+    const char *e = getenv(env); /* 0: never (experiments, comparisons) */
+    int ok = !(e && *e == '0') && has_extension(ctx->device, "cl_nv_device_attribute_query") &&
+             clGetDeviceInfo(ctx->device, TT_CL_DEVICE_WARP_SIZE_NV, sizeof warp, &warp, NULL) ==
+                 CL_SUCCESS &&
+             warp == 32;
+    if (ok) {
+        char *saved = malloc(sizeof ctx->message);
+        if (saved) {
+            pthread_mutex_lock(&ctx->lock);
+            memcpy(saved, ctx->message, sizeof ctx->message);
+            pthread_mutex_unlock(&ctx->lock);
+        }
+        ok = probe(ctx);
+        if (saved) {
+            pthread_mutex_lock(&ctx->lock);
+            memcpy(ctx->message, saved, sizeof ctx->message);
+            pthread_mutex_unlock(&ctx->lock);
+            free(saved);
+        }
+    }
+    pthread_mutex_lock(&ctx->lock);
+    *state = ok ? 2 : 1;
+    pthread_mutex_unlock(&ctx->lock);
+    return ok;
+}
