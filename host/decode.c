@@ -22,15 +22,12 @@ static int pick_vec(int d, int wg)
 }
 
 /* Local memory of tt_dec_chunk, mirroring decode.cl: q, scores, scan, index list, and the
- * scratch its phases share (the coalesced K path's partial sums when kcu > 0, or its nst stages
- * of K tiles of kvb-byte elements when nst > 0, the reductions, the P·V partials of up to 4 heads
- * at a time). */
-static size_t local_bytes(int d, int group, int wg, int ch, int vec, int kcu, int nst, int kvb)
+ * scratch its phases share (the coalesced K path's partial sums when kcu > 0, the reductions,
+ * the P·V partials of up to 4 heads at a time). */
+static size_t local_bytes(int d, int group, int wg, int ch, int vec, int kcu)
 {
     const size_t tpr = (size_t)(d / vec), lanes = (size_t)wg / tpr;
-    size_t kp = kcu > 0 ? tpr * ((size_t)group * lanes * (size_t)kcu + 1) : 1;
-    if (kcu > 0 && nst > 0)
-        kp = (size_t)nst * lanes * (size_t)kcu * (size_t)d * (size_t)kvb / 4u;
+    const size_t kp = kcu > 0 ? tpr * ((size_t)group * lanes * (size_t)kcu + 1) : 1;
     const size_t rseg = wg >= 8 ? 8 : (size_t)wg, rstr = (size_t)wg + rseg;
     const size_t red = 3u * (size_t)group * (rstr + rseg);
     const size_t vred = (size_t)(group < 4 ? group : 4) * lanes * (size_t)d;
@@ -184,43 +181,17 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const char *eku = getenv("TT_DEC_KCU");
     if (kcu && eku && atoi(eku) > 0)
         kcu = atoi(eku);
-    /* The K partial sums meet through warp shuffles instead of local memory and two barriers per
-     * round where the device runs them (shfl.c), the TPR threads of a row share a warp and
-     * warps are full. H200, side by side in one call: batch 1 is 2-6 % faster (16K keys: dense
-     * 0.0587 vs 0.0617 ms, Top-θ 0.0484 vs 0.0508), batch 8 within the run-to-run noise (32K:
-     * 0.338 vs 0.334 ms in one call, 0.326 vs 0.337 in another with the order reversed). */
-    const int tpr = D / vec, kvb = s->kv_dtype == TT_DTYPE_F16 ? 2 : 4;
-    const int shfl = kcu > 0 && wg % 32 == 0 && tpr <= 32 && (tpr & (tpr - 1)) == 0 &&
-                     tt__warp_shuffle(ctx);
-    /* Aligned vector loads when every K/V row starts on a multiple of VEC elements (buffer bases
-     * are aligned far beyond that by OpenCL). TT_DEC_DEFS appends build options (experiments). */
-    int aligned = vec > 1;
-    for (int x = LAY_K_; x < LAY_K_ + 8; x++)
-        aligned = aligned && plan->layout[x] % (cl_uint)vec == 0;
-    const char *al = getenv("TT_DEC_ALIGNED");
-    if (al && *al == '0')
-        aligned = 0;
-    /* K tiles streamed through nst local stages by cp.async (cpasync.c) on the shuffle path, when
-     * every 16-byte copy is aligned; 4 rows per thread and stage then (TT_DEC_KCU overrides). */
-    const char *ens = getenv("TT_DEC_NST");
-    int nst = shfl && aligned && vec * kvb >= 16 && (D * kvb) % 16 == 0 && tt__cp_async(ctx)
-                  ? (ens && atoi(ens) >= 2 && atoi(ens) <= 4 ? atoi(ens) : 3)
-                  : 0;
-    if (nst && !(eku && atoi(eku) > 0))
-        kcu = 4;
     const cl_ulong lmem = ctx->info.local_mem_size;
-    while (kcu > 1 && local_bytes(D, group, wg, ch, vec, kcu, nst, kvb) > lmem)
+    while (kcu > 1 && local_bytes(D, group, wg, ch, vec, kcu) > lmem)
         kcu /= 2;
-    if (kcu && local_bytes(D, group, wg, wg, vec, kcu, nst, kvb) > lmem)
-        kcu = nst = 0;
-    while (ch > wg && local_bytes(D, group, wg, ch, vec, kcu, nst, kvb) > lmem)
+    if (kcu && local_bytes(D, group, wg, wg, vec, kcu) > lmem)
+        kcu = 0;
+    while (ch > wg && local_bytes(D, group, wg, ch, vec, kcu) > lmem)
         ch -= wg;
-    TT_RETURN_IF(ctx, local_bytes(D, group, wg, ch, vec, kcu, nst, kvb) > lmem,
-                 TT_ERR_LOCAL_MEMORY,
+    TT_RETURN_IF(ctx, local_bytes(D, group, wg, ch, vec, kcu) > lmem, TT_ERR_LOCAL_MEMORY,
                  "decode: needs %zu bytes of local memory (head size %d, %d heads per group), the "
                  "device has %llu",
-                 local_bytes(D, group, wg, ch, vec, kcu, nst, kvb), D, group,
-                 (unsigned long long)lmem);
+                 local_bytes(D, group, wg, ch, vec, kcu), D, group, (unsigned long long)lmem);
     int pvu = ctx->info.type & CL_DEVICE_TYPE_GPU ? 8 : 4; /* V rows in flight per thread */
     const char *ep = getenv("TT_DEC_PVU"); /* experiments: V / K rows in flight per thread */
     if (ep && atoi(ep) > 0)
@@ -235,25 +206,33 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const int store = kind == 2 || (kind == 1 && p->placement != TT_PLACE_PRE);
     const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
 
+    /* Aligned vector loads when every K/V row starts on a multiple of VEC elements (buffer bases
+     * are aligned far beyond that by OpenCL). TT_DEC_DEFS appends build options (experiments). */
+    int aligned = vec > 1;
+    for (int x = LAY_K_; x < LAY_K_ + 8; x++)
+        aligned = aligned && plan->layout[x] % (cl_uint)vec == 0;
+    const char *al = getenv("TT_DEC_ALIGNED");
+    if (al && *al == '0')
+        aligned = 0;
+    /* The K partial sums meet through warp shuffles instead of local memory and two barriers per
+     * round where the device runs them (shfl.c), the TPR threads of a row share a warp and
+     * warps are full. H200, side by side in one call: batch 1 is 2-6 % faster (16K keys: dense
+     * 0.0587 vs 0.0617 ms, Top-θ 0.0484 vs 0.0508), batch 8 within the run-to-run noise (32K:
+     * 0.338 vs 0.334 ms in one call, 0.326 vs 0.337 in another with the order reversed). */
+    const int tpr = D / vec;
+    const int shfl = kcu > 0 && wg % 32 == 0 && tpr <= 32 && (tpr & (tpr - 1)) == 0 &&
+                     tt__warp_shuffle(ctx);
     const char *defs = getenv("TT_DEC_DEFS");
     char opts[384];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d "
-             "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d -DDEC_CPA=%d -DDEC_NST=%d %s",
+             "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d %s",
              D, group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
              ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu, shfl,
-             nst > 0, nst > 0 ? nst : 3, defs ? defs : "");
-    /* The PTX helpers go in only where their probes passed: other compilers reject the asm. */
-    const char *srcs[6];
-    int n_src = 0;
-    if (shfl)
-        srcs[n_src++] = "shfl.cl";
-    if (nst)
-        srcs[n_src++] = "cpasync.cl";
-    srcs[n_src++] = "decode.cl", srcs[n_src++] = "decode_merge.cl";
-    srcs[n_src++] = "select.cl", srcs[n_src++] = "vmean.cl";
+             defs ? defs : "");
+    const char *srcs[] = {"shfl.cl", "decode.cl", "decode_merge.cl", "select.cl", "vmean.cl"};
     cl_program prog = NULL;
-    tt_status st = tt__get_program(ctx, srcs, n_src, opts, &prog);
+    tt_status st = tt__get_program(ctx, srcs + !shfl, 5 - !shfl, opts, &prog);
     if (st != TT_SUCCESS)
         return st;
 

@@ -68,7 +68,6 @@ struct tt_context {
     int tune_wg, tune_chunk;  /* the context's launch parameters; guarded by lock */
     size_t max_param_size;    /* CL_DEVICE_MAX_PARAMETER_SIZE */
     int shfl_state;           /* shfl.c: 0 not probed, 1 no warp shuffles, 2 PTX shuffles work */
-    int cpa_state;            /* cpasync.c: the same for cp.async */
     tt__scratch scratch[TT_SCRATCH_QUEUES]; /* scratch.c; slots claimed under lock */
 };
 
@@ -86,23 +85,11 @@ tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sou
  * once per context by a probe kernel (shfl.c). */
 int tt__warp_shuffle(tt_context *ctx);
 
-/* 1 when the device runs cp.async copies into local memory (kernels/decode/cpasync.cl), decided
- * once per context by a probe kernel (cpasync.c). */
-int tt__cp_async(tt_context *ctx);
-/* The probe itself, with build options (tests pass -DTT_PTX_STUB to check its path on any
- * device): 1 when it built, ran and copied correctly. */
-int tt__cp_async_probe(tt_context *ctx, const char *options);
-
-/* ptx_feature.c: *state caches the answer (0 unknown, 1 no, 2 yes; guarded by ctx->lock); the
- * environment variable env set to 0 says no; probe runs only on NVIDIA devices with 32-wide
- * warps, and the context's last error survives it. */
-int tt__ptx_feature(tt_context *ctx, int *state, const char *env, int (*probe)(tt_context *));
-
-/* Builds source alone (after common.cl, with a head size and options), runs kernel(in, out) (or
- * kernel(out) when in is NULL) on one work-group of wg items and reads n_out floats back; 1 when
- * all of that succeeded (the caller checks the values). */
+/* shfl.c's probe runner, also for tests: builds source alone (after common.cl, with a head size
+ * and options), runs kernel(out) on one work-group of wg items and reads n_out floats back; 1
+ * when all of that succeeded (the caller checks the values). */
 int tt__ptx_run(tt_context *ctx, const char *source, const char *options, const char *kernel,
-                const float *in, size_t n_in, float *out, size_t n_out, size_t wg);
+                float *out, size_t n_out, size_t wg);
 
 /* Creates a kernel from a cached program (the caller releases it). */
 tt_status tt__create_kernel(tt_context *ctx, cl_program program, const char *name,

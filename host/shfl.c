@@ -1,15 +1,60 @@
 /* shfl.c — host side of kernels/decode/shfl.cl: decides once per context whether the device runs
- * warp shuffles written as inline PTX (ptx_feature.c: NVIDIA devices only, probe kernel checked);
- * anything else means no, and the caller keeps its portable path. TT_DEC_SHFL=0 switches it off. */
+ * warp shuffles written as inline PTX. Only NVIDIA devices (32-wide warps reported through
+ * cl_nv_device_attribute_query) are asked, and the probe kernel must build and return the right
+ * lanes; anything else (a build failure included) means no, and the caller keeps its portable
+ * path. A failed build never leaves its log as the caller's last error. TT_DEC_SHFL=0: never. */
 #include "internal.h"
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
+#define TT_CL_DEVICE_WARP_SIZE_NV 0x4003 /* cl_nv_device_attribute_query */
 #define PROBE_N 64
+
+static int has_extension(cl_device_id d, const char *name)
+{
+    size_t len = 0;
+    if (clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, 0, NULL, &len) != CL_SUCCESS || !len)
+        return 0;
+    char *ext = calloc(len + 1, 1);
+    int found = ext && clGetDeviceInfo(d, CL_DEVICE_EXTENSIONS, len, ext, NULL) == CL_SUCCESS &&
+                strstr(ext, name) != NULL;
+    free(ext);
+    return found;
+}
+
+int tt__ptx_run(tt_context *ctx, const char *source, const char *options, const char *kernel,
+                float *out, size_t n_out, size_t wg)
+{
+    const char *srcs[] = {source};
+    cl_program prog = NULL;
+    char opts[256]; /* common.cl, which every program starts with, needs a head size */
+    snprintf(opts, sizeof opts, "-DD=32 %s", options ? options : "");
+    if (tt__get_program(ctx, srcs, 1, opts, &prog) != TT_SUCCESS)
+        return 0;
+    cl_int err;
+    cl_kernel kern = clCreateKernel(prog, kernel, &err);
+    cl_mem buf = err == CL_SUCCESS ? clCreateBuffer(ctx->context, CL_MEM_WRITE_ONLY,
+                                                    n_out * sizeof(float), NULL, &err)
+                                   : NULL;
+    int ok = err == CL_SUCCESS && clSetKernelArg(kern, 0, sizeof buf, &buf) == CL_SUCCESS &&
+             clEnqueueNDRangeKernel(ctx->queue, kern, 1, NULL, &wg, &wg, 0, NULL, NULL) ==
+                 CL_SUCCESS &&
+             clEnqueueReadBuffer(ctx->queue, buf, CL_TRUE, 0, n_out * sizeof(float), out, 0,
+                                 NULL, NULL) == CL_SUCCESS;
+    if (buf)
+        clReleaseMemObject(buf);
+    if (kern)
+        clReleaseKernel(kern);
+    clReleaseProgram(prog);
+    return ok;
+}
 
 /* tt_shfl_probe must return lane t ^ 1 and t ^ 16 for every lane t. */
 static int probe(tt_context *ctx)
 {
     float got[2 * PROBE_N];
-    int ok = tt__ptx_run(ctx, "shfl.cl", "", "tt_shfl_probe", NULL, 0, got, 2 * PROBE_N, PROBE_N);
+    int ok = tt__ptx_run(ctx, "shfl.cl", "", "tt_shfl_probe", got, 2 * PROBE_N, PROBE_N);
     for (int t = 0; ok && t < PROBE_N; t++)
         ok = got[2 * t] == (float)(t ^ 1) && got[2 * t + 1] == (float)(t ^ 16);
     return ok;
@@ -17,5 +62,35 @@ static int probe(tt_context *ctx)
 
 int tt__warp_shuffle(tt_context *ctx)
 {
-    return tt__ptx_feature(ctx, &ctx->shfl_state, "TT_DEC_SHFL", probe);
+    int *const state = &ctx->shfl_state;
+    pthread_mutex_lock(&ctx->lock);
+    const int known = *state;
+    pthread_mutex_unlock(&ctx->lock);
+    if (known)
+        return known == 2;
+    cl_uint warp = 0;
+    const char *e = getenv("TT_DEC_SHFL"); /* 0: never (experiments, comparisons) */
+    int ok = !(e && *e == '0') && has_extension(ctx->device, "cl_nv_device_attribute_query") &&
+             clGetDeviceInfo(ctx->device, TT_CL_DEVICE_WARP_SIZE_NV, sizeof warp, &warp, NULL) ==
+                 CL_SUCCESS &&
+             warp == 32;
+    if (ok) {
+        char *saved = malloc(sizeof ctx->message);
+        if (saved) {
+            pthread_mutex_lock(&ctx->lock);
+            memcpy(saved, ctx->message, sizeof ctx->message);
+            pthread_mutex_unlock(&ctx->lock);
+        }
+        ok = probe(ctx);
+        if (saved) {
+            pthread_mutex_lock(&ctx->lock);
+            memcpy(ctx->message, saved, sizeof ctx->message);
+            pthread_mutex_unlock(&ctx->lock);
+            free(saved);
+        }
+    }
+    pthread_mutex_lock(&ctx->lock);
+    *state = ok ? 2 : 1;
+    pthread_mutex_unlock(&ctx->lock);
+    return ok;
 }

@@ -127,9 +127,6 @@ typedef struct dec_args {
 #ifndef DEC_SHFL
 #define DEC_SHFL 0 /* 1: partial dot products reduced with warp shuffles (see below) */
 #endif
-#ifndef DEC_CPA
-#define DEC_CPA 0 /* 1 (with DEC_SHFL): K tiles streamed through local memory by cp.async */
-#endif
 #if KCOAL /* both coalesced variants: KCU rows of LANES side by side, TPR threads per row */
 #define KROWS (LANES * KCU)
 #define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
@@ -141,100 +138,9 @@ typedef struct dec_args {
  * partner lane and adds the other half, so after log2(TPR) steps every thread holds whole sums
  * of its share of (head, row) pairs. No local memory and no barrier per round: the next rows'
  * loads go out as soon as a warp is done, instead of after two work-group barriers. TPR divides
- * the warp. sv[hh·KCU + u] holds this thread's partial dot product of head hh with row
- * base + u·LANES + lane; the whole sums, scaled, go to s. */
-#define NSV (GROUP * KCU)
-inline void dec_shfl_store(float *sv, int base, int lane, int part, int nk, float scale,
-                           __local float (*s)[CH])
-{
-    int n = NSV, first = 0, dup = 0; /* sv[0..n) are values first.. of the (head, row) list */
-    #pragma unroll
-    for (int m = TPR / 2; m >= 1; m /= 2) {
-        const int up = (part & m) != 0;
-        if (n > 1) { /* reduce-scatter: keep one half, add the partner's copy of it */
-            n /= 2;
-            #pragma unroll
-            for (int i = 0; i < NSV / 2; i++)
-                if (i < n) {
-                    const float send = up ? sv[i] : sv[i + n];
-                    const float keep = up ? sv[i + n] : sv[i];
-                    sv[i] = keep + tt_shfl_xor(send, m);
-                }
-            first += up ? n : 0;
-        } else { /* fewer values than lanes: plain all-reduce, one lane of each pair stores */
-            sv[0] += tt_shfl_xor(sv[0], m);
-            dup |= up ? m : 0;
-        }
-    }
-    if (!dup)
-        for (int i = 0; i < n; i++) {
-            const int x = first + i, hh = x / KCU, jj = base + (x % KCU) * LANES + lane;
-            if (jj < nk)
-                s[hh][jj] = sv[i] * scale;
-        }
-}
-#if DEC_CPA
-/* K tiles of KROWS rows stream through DEC_NST stages in local memory with cp.async
- * (cpasync.cl, put in the program only after host/cpasync.c's probe ran correctly): while the
- * work-group scores one tile, the next DEC_NST - 1 are in flight without holding registers, and
- * one barrier per tile replaces the wait on a thread's own loads. The stages live in the scratch
- * that the reductions and the P·V partials use later (uni, 16-byte aligned). */
-#define KVB (KV_F16 ? 2 : 4) /* bytes per K element */
-#define CPA_UPR (D * KVB / 16) /* 16-byte copies per row */
-#define KPART_N (DEC_NST * KROWS * D * KVB / 4)
-#if DEC_NST == 2
-#define CPA_PENDING 0
-#elif DEC_NST == 3
-#define CPA_PENDING 1
-#elif DEC_NST == 4
-#define CPA_PENDING 2
-#else
-#error "DEC_NST must be 2, 3 or 4"
-#endif
-/* Starts the copies of the tile at chunk row base into st and commits them as one group (an
- * empty group past the chunk's end, so that every thread counts groups alike). */
-inline void dec_cpa_issue(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
-                          int base, __local KV_T *st)
-{
-    if (base < nk)
-        for (int x = get_local_id(0); x < KROWS * CPA_UPR; x += WG) {
-            const int r = x / CPA_UPR, u = x % CPA_UPR; /* rows past the chunk repeat its last */
-            tt_cp16(st + r * D + u * (16 / KVB),
-                    k + ADDR(lay, LAY_K, b, g, j0 + min(base + r, nk - 1)) + u * (16 / KVB));
-        }
-    tt_cp_commit();
-}
-inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
-                       float scale, __local const float (*qloc)[D], __local float (*s)[CH],
-                       __local float *kp)
-{
-    const int t = get_local_id(0), lane = t / TPR, part = t % TPR;
-    __local KV_T *stg = (__local KV_T *)kp;
-    floatv qv[GROUP];
-    for (int hh = 0; hh < GROUP; hh++)
-        qv[hh] = VLOAD_F(&qloc[hh][part * VEC]);
-    const int ntile = (nk + KROWS - 1) / KROWS;
-    for (int i = 0; i < DEC_NST - 1; i++)
-        dec_cpa_issue(k, lay, b, g, j0, nk, i * KROWS, stg + i * KROWS * D);
-    for (int i = 0; i < ntile; i++) {
-        TT_CP_WAIT(CPA_PENDING); /* this thread's copies of tile i have landed */
-        barrier(CLK_LOCAL_MEM_FENCE); /* everyone's have, and tile i - 1's stage is free */
-        const int nx = i + DEC_NST - 1;
-        dec_cpa_issue(k, lay, b, g, j0, nk, nx * KROWS, stg + (nx % DEC_NST) * KROWS * D);
-        __local const KV_T *cur = stg + (i % DEC_NST) * KROWS * D + part * VEC;
-        float sv[NSV];
-        for (int u = 0; u < KCU; u++) {
-            const floatv kv = RAW_CVT(*(__local const kvraw *)(cur + (u * LANES + lane) * D));
-            for (int hh = 0; hh < GROUP; hh++)
-                sv[hh * KCU + u] = HSUM(qv[hh] * kv);
-        }
-        dec_shfl_store(sv, i * KROWS, lane, part, nk, scale, s);
-    }
-    TT_CP_WAIT(0);
-}
-#else
-/* K rows loaded into registers, KCU per thread in flight. */
+ * the warp. */
 #define KPART_N 1
+#define NSV (GROUP * KCU)
 inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
                        float scale, __local const float (*qloc)[D], __local float (*s)[CH],
                        __local float *kp)
@@ -248,16 +154,39 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
         kvraw cur[KCU];
         for (int u = 0; u < KCU; u++)
             cur[u] = RAW_LOAD(KROW(base, u));
-        float sv[NSV];
+        float sv[NSV]; /* value hh·KCU + u: partial dot product of head hh with row u */
         for (int u = 0; u < KCU; u++) {
             const floatv kv = RAW_CVT(cur[u]);
             for (int hh = 0; hh < GROUP; hh++)
                 sv[hh * KCU + u] = HSUM(qv[hh] * kv);
         }
-        dec_shfl_store(sv, base, lane, part, nk, scale, s);
+        int n = NSV, first = 0, dup = 0; /* sv[0..n) are values first.. of the (head, row) list */
+        #pragma unroll
+        for (int m = TPR / 2; m >= 1; m /= 2) {
+            const int up = (part & m) != 0;
+            if (n > 1) { /* reduce-scatter: keep one half, add the partner's copy of it */
+                n /= 2;
+                #pragma unroll
+                for (int i = 0; i < NSV / 2; i++)
+                    if (i < n) {
+                        const float send = up ? sv[i] : sv[i + n];
+                        const float keep = up ? sv[i + n] : sv[i];
+                        sv[i] = keep + tt_shfl_xor(send, m);
+                    }
+                first += up ? n : 0;
+            } else { /* fewer values than lanes: plain all-reduce, one lane of each pair stores */
+                sv[0] += tt_shfl_xor(sv[0], m);
+                dup |= up ? m : 0;
+            }
+        }
+        if (!dup)
+            for (int i = 0; i < n; i++) {
+                const int x = first + i, hh = x / KCU, jj = base + (x % KCU) * LANES + lane;
+                if (jj < nk)
+                    s[hh][jj] = sv[i] * scale;
+            }
     }
 }
-#endif
 #elif KCOAL
 /* Scores of the chunk's keys for every head of the group into s[hh][jj], K rows read coalesced:
  * TPR threads share a row (VEC elements each), LANES rows side by side and KCU rows per thread
@@ -534,7 +463,7 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     __local float s[GROUP][CH];
     __local int scan[RSTR + RSEG];
     __local int idx[CH];
-    __local float uni[UNI_N] __attribute__((aligned(16))); /* 16: cp.async stages (DEC_CPA) */
+    __local float uni[UNI_N];
     for (int x = t; x < GROUP * D; x += WG)
         qloc[x / D][x % D] = q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
     /* VMC: the chunk holding the new row n-1 advances the running V sum once per KV head; the
