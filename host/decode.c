@@ -171,18 +171,6 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
             ch *= 2;
     }
     ch = (ch + wg - 1) / wg * wg;
-    /* Aligned vector loads when every K/V row starts on a multiple of VEC elements (buffer bases
-     * are aligned far beyond that by OpenCL). TT_DEC_DEFS appends build options (experiments). */
-    int aligned = vec > 1;
-    for (int x = LAY_K_; x < LAY_K_ + 8; x++)
-        aligned = aligned && plan->layout[x] % (cl_uint)vec == 0;
-    const char *al = getenv("TT_DEC_ALIGNED");
-    if (al && *al == '0')
-        aligned = 0;
-    /* Scores on tensor cores (mma.c) for fp16 K with 16-byte aligned rows, where the probe passed;
-     * they replace the coalesced K path's CUDA-core dot products and partial sums. */
-    const int mma = s->kv_dtype == TT_DTYPE_F16 && aligned && vec == 8 && D % 32 == 0 &&
-                    group <= 8 && wg % 32 == 0 && tt__tensor_mma(ctx);
     /* K rows read by D/VEC threads each (coalesced, KCOAL) on GPUs, where a thread per row
      * scatters each warp load over as many memory lines as it has threads (H200, 32K keys,
      * batch 8: 0.45 vs 0.60 ms); on CPUs a thread per row vectorises better (PoCL, 8K: 27 vs
@@ -190,8 +178,6 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * partial sums fit local memory at the chosen chunk length. */
     const char *ek = getenv("TT_DEC_KCOAL");
     int kcu = (ek && *ek ? *ek == '1' : (ctx->info.type & CL_DEVICE_TYPE_GPU) != 0) ? 8 : 0;
-    if (mma)
-        kcu = 0;
     const char *eku = getenv("TT_DEC_KCU");
     if (kcu && eku && atoi(eku) > 0)
         kcu = atoi(eku);
@@ -220,6 +206,14 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const int store = kind == 2 || (kind == 1 && p->placement != TT_PLACE_PRE);
     const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
 
+    /* Aligned vector loads when every K/V row starts on a multiple of VEC elements (buffer bases
+     * are aligned far beyond that by OpenCL). TT_DEC_DEFS appends build options (experiments). */
+    int aligned = vec > 1;
+    for (int x = LAY_K_; x < LAY_K_ + 8; x++)
+        aligned = aligned && plan->layout[x] % (cl_uint)vec == 0;
+    const char *al = getenv("TT_DEC_ALIGNED");
+    if (al && *al == '0')
+        aligned = 0;
     /* The K partial sums meet through warp shuffles instead of local memory and two barriers per
      * round where the device runs them (shfl.c), the TPR threads of a row share a warp and
      * warps are full. H200, side by side in one call: batch 1 is 2-6 % faster (16K keys: dense
@@ -232,21 +226,13 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     char opts[384];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d "
-             "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d -DDEC_MMA=%d %s",
+             "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d %s",
              D, group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
-             ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu, shfl, mma,
+             ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu, shfl,
              defs ? defs : "");
-    /* The PTX helpers go in only where their probes passed: other compilers reject the asm. */
-    const char *srcs[6];
-    int n_src = 0;
-    if (shfl)
-        srcs[n_src++] = "shfl.cl";
-    if (mma)
-        srcs[n_src++] = "mma.cl";
-    srcs[n_src++] = "decode.cl", srcs[n_src++] = "decode_merge.cl";
-    srcs[n_src++] = "select.cl", srcs[n_src++] = "vmean.cl";
+    const char *srcs[] = {"shfl.cl", "decode.cl", "decode_merge.cl", "select.cl", "vmean.cl"};
     cl_program prog = NULL;
-    tt_status st = tt__get_program(ctx, srcs, n_src, opts, &prog);
+    tt_status st = tt__get_program(ctx, srcs + !shfl, 5 - !shfl, opts, &prog);
     if (st != TT_SUCCESS)
         return st;
 

@@ -68,7 +68,6 @@ struct tt_context {
     int tune_wg, tune_chunk;  /* the context's launch parameters; guarded by lock */
     size_t max_param_size;    /* CL_DEVICE_MAX_PARAMETER_SIZE */
     int shfl_state;           /* shfl.c: 0 not probed, 1 no warp shuffles, 2 PTX shuffles work */
-    int mma_state;            /* mma.c: the same for tensor-core multiply-adds */
     tt__scratch scratch[TT_SCRATCH_QUEUES]; /* scratch.c; slots claimed under lock */
 };
 
@@ -85,16 +84,6 @@ tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sou
 /* 1 when the device runs warp shuffles written as inline PTX (kernels/decode/shfl.cl), decided
  * once per context by a probe kernel (shfl.c). */
 int tt__warp_shuffle(tt_context *ctx);
-
-/* 1 when the device runs fp16 tensor-core multiply-adds written as inline PTX
- * (kernels/decode/mma.cl) with the fragment layouts that file assumes, decided once per context
- * by a probe kernel (mma.c). */
-int tt__tensor_mma(tt_context *ctx);
-
-/* shfl.c: *state caches the answer (0 unknown, 1 no, 2 yes; guarded by ctx->lock); env set to
- * 0 says no; probe runs only on NVIDIA devices with 32-wide warps, and the context's last error
- * survives it. */
-int tt__ptx_feature(tt_context *ctx, int *state, const char *env, int (*probe)(tt_context *));
 
 /* shfl.c's probe runner, also for tests: builds source alone (after common.cl, with a head size
  * and options), runs kernel(out) on one work-group of wg items and reads n_out floats back; 1

@@ -1,9 +1,8 @@
-/* shfl.c — host side of kernels/decode/shfl.cl, and the probing that mma.c shares: whether an
- * inline-PTX feature runs on the context's device, decided once per context. Only NVIDIA devices
- * (32-wide warps reported through cl_nv_device_attribute_query) are asked, and a probe kernel
- * must build and compute the right values; anything else (a build failure included) means no, and
- * the caller keeps its portable path. A failed build never leaves its log as the caller's last
- * error. TT_DEC_SHFL=0: no shuffles. */
+/* shfl.c — host side of kernels/decode/shfl.cl: decides once per context whether the device runs
+ * warp shuffles written as inline PTX. Only NVIDIA devices (32-wide warps reported through
+ * cl_nv_device_attribute_query) are asked, and the probe kernel must build and return the right
+ * lanes; anything else (a build failure included) means no, and the caller keeps its portable
+ * path. A failed build never leaves its log as the caller's last error. TT_DEC_SHFL=0: never. */
 #include "internal.h"
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,15 +60,16 @@ static int probe(tt_context *ctx)
     return ok;
 }
 
-int tt__ptx_feature(tt_context *ctx, int *state, const char *env, int (*probe)(tt_context *))
+int tt__warp_shuffle(tt_context *ctx)
 {
+    int *const state = &ctx->shfl_state;
     pthread_mutex_lock(&ctx->lock);
     const int known = *state;
     pthread_mutex_unlock(&ctx->lock);
     if (known)
         return known == 2;
     cl_uint warp = 0;
-    const char *e = getenv(env); /* 0: never (experiments, comparisons) */
+    const char *e = getenv("TT_DEC_SHFL"); /* 0: never (experiments, comparisons) */
     int ok = !(e && *e == '0') && has_extension(ctx->device, "cl_nv_device_attribute_query") &&
              clGetDeviceInfo(ctx->device, TT_CL_DEVICE_WARP_SIZE_NV, sizeof warp, &warp, NULL) ==
                  CL_SUCCESS &&
@@ -93,9 +93,4 @@ int tt__ptx_feature(tt_context *ctx, int *state, const char *env, int (*probe)(t
     *state = ok ? 2 : 1;
     pthread_mutex_unlock(&ctx->lock);
     return ok;
-}
-
-int tt__warp_shuffle(tt_context *ctx)
-{
-    return tt__ptx_feature(ctx, &ctx->shfl_state, "TT_DEC_SHFL", probe);
 }

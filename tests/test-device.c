@@ -111,11 +111,10 @@ START_TEST(test_warp_shuffle_probe)
 }
 END_TEST
 
-/* The probes' own build and launch path, on any device: shfl.cl and mma.cl with their portable
- * stand-ins (TT_PTX_STUB) must build with the options the probes use and run, and the stand-ins
- * give known values. (The shuffle probe once built without the head size common.cl requires, and
- * so answered no on every device without anyone noticing.) A missing source is a clean no; the
- * tensor-core answer is no without NVIDIA's attribute query, and keeps the caller's error. */
+/* The probe's own build and launch path, on any device: shfl.cl with its portable stand-in
+ * (TT_PTX_STUB) must build with the options the probe uses and run, and the stand-in hands back
+ * the caller's own value. (The probe once built without the head size common.cl requires, and so
+ * answered no on every device without anyone noticing.) A missing source is a clean no. */
 START_TEST(test_ptx_probe_builds)
 {
     tt_context *ctx;
@@ -127,26 +126,8 @@ START_TEST(test_ptx_probe_builds)
                      1);
     for (int t = 0; t < 64; t++)
         ck_assert_float_eq(got[2 * t], (float)t);
-    for (int i = 0; i < 128; i++)
-        got[i] = -1.0f;
-    ck_assert_int_eq(tt__ptx_run(ctx, "mma.cl", "-DTT_PTX_STUB", "tt_mma_probe", got, 128, 32), 1);
-    for (int i = 0; i < 128; i++) /* the stand-in multiplies nothing: every element written, 0 */
-        ck_assert_float_eq(got[i], 0.0f);
     ck_assert_int_eq(tt__ptx_run(ctx, "no-such.cl", "", "k", got, 1, 1), 0);
-    tt__fail(ctx, TT_ERR_INTERNAL, "earlier error");
-    const int mma = tt__tensor_mma(ctx);
-    ck_assert_int_eq(tt__tensor_mma(ctx), mma);
-    ck_assert_str_eq(tt_last_error(ctx), "earlier error");
-    char ext[8192] = "";
-    clGetDeviceInfo(ctx->device, CL_DEVICE_EXTENSIONS, sizeof ext - 1, ext, NULL);
-    if (!strstr(ext, "cl_nv_device_attribute_query"))
-        ck_assert_int_eq(mma, 0);
     tt_context_destroy(ctx);
-    setenv("TT_DEC_MMA", "0", 1); /* the switch that turns the tensor-core path off */
-    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
-    ck_assert_int_eq(tt__tensor_mma(ctx), 0);
-    tt_context_destroy(ctx);
-    unsetenv("TT_DEC_MMA");
 }
 END_TEST
 

@@ -127,81 +127,11 @@ typedef struct dec_args {
 #ifndef DEC_SHFL
 #define DEC_SHFL 0 /* 1: partial dot products reduced with warp shuffles (see below) */
 #endif
-#ifndef DEC_MMA
-#define DEC_MMA 0 /* 1: scores on tensor cores (fp16 K, see below) */
-#endif
 #if KCOAL /* both coalesced variants: KCU rows of LANES side by side, TPR threads per row */
 #define KROWS (LANES * KCU)
 #define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
 #endif
-#if DEC_MMA
-/* Scores on tensor cores (tt_mma16816 of mma.cl, which the host puts in the program only after its
- * probe checked the fragment layouts, for fp16 K with 16-byte aligned rows, D a multiple of 32 and
- * at most 8 heads per group). Per warp and MMA_NB blocks of 8 keys: S[head][key] = Q·Kᵀ as a
- * 16×8 product over D in steps of 16, the group's heads in rows 0..GROUP-1 of A (the rest zero),
- * key rows as the columns of B. A dot product does not care in which order it visits D, so each
- * lane takes one contiguous quarter of its key row (MMA_CK halves, 16-byte loads straight into B
- * registers, no conversion) and A holds the same positions of Q. Q enters in fp16 as hi + lo
- * (two products, ~22 bits of q kept) after a power-of-two scale that puts the head's largest |q|
- * in [2^13, 2^14): no overflow, small q keep their bits, and the scale comes off exactly after.
- * The CUDA-core FMAs and the partial-sum shuffles of the paths below were what held the K pass:
- * with 4 heads per group it reached less of the copy bandwidth than with 1 (PERFORMANCE.md). */
-#ifndef MMA_NB
-#define MMA_NB 2 /* blocks of 8 keys per warp in flight */
-#endif
-#define MMA_KS (D / 16) /* k-steps */
-#define MMA_CK (D / 4)  /* halves of a key row per lane, 4 per k-step */
-#define KPART_N 1
-inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
-                       float scale, __local const float (*qloc)[D], __local float (*s)[CH],
-                       __local float *kp)
-{
-    const int t = get_local_id(0), w = t / 32, gr = (t % 32) / 4, tg = t % 4;
-    (void)kp;
-    float qs = 1.0f;
-    if (gr < GROUP) {
-        float mx = 0.0f;
-        for (int d = 0; d < D; d++)
-            mx = fmax(mx, fabs(qloc[gr][d]));
-        if (mx > 0.0f && isfinite(mx)) /* capped so that scale / qs stays a normal float */
-            qs = ldexp(1.0f, min(13 - ilogb(mx), 100));
-    }
-    uint ahi[MMA_KS][2], alo[MMA_KS][2]; /* A registers 0 and 2 per k-step; rows ≥ 8 are zero */
-    for (int st = 0; st < MMA_KS; st++)
-        for (int hf = 0; hf < 2; hf++) {
-            const int d0 = tg * MMA_CK + 4 * st + 2 * hf;
-            const float x0 = gr < GROUP ? qloc[gr][d0] * qs : 0.0f;
-            const float x1 = gr < GROUP ? qloc[gr][d0 + 1] * qs : 0.0f;
-            ahi[st][hf] = tt_pack_h2(x0, x1);
-            alo[st][hf] = tt_pack_h2(x0 - tt_round_h(x0), x1 - tt_round_h(x1));
-        }
-    const float out_scale = scale / qs;
-    for (int base = w * MMA_NB * 8; base < nk; base += (WG / 32) * MMA_NB * 8) {
-        uint4 kr[MMA_NB][MMA_CK / 8]; /* rows past the chunk repeat its last: loads stay in bounds */
-        for (int i = 0; i < MMA_NB; i++) {
-            const int j = j0 + min(base + 8 * i + gr, nk - 1);
-            __global const uint4 *row =
-                (__global const uint4 *)(k + ADDR(lay, LAY_K, b, g, j) + tg * MMA_CK);
-            for (int x = 0; x < MMA_CK / 8; x++)
-                kr[i][x] = row[x];
-        }
-        for (int i = 0; i < MMA_NB; i++) {
-            float acc[4] = {0.0f, 0.0f, 0.0f, 0.0f};
-            for (int st = 0; st < MMA_KS; st++) {
-                const uint4 v = kr[i][st / 2]; /* halves 4st..4st+3 of the lane's quarter */
-                const uint b0 = st % 2 ? v.z : v.x, b1 = st % 2 ? v.w : v.y;
-                tt_mma16816(acc, ahi[st][0], 0u, ahi[st][1], 0u, b0, b1);
-                tt_mma16816(acc, alo[st][0], 0u, alo[st][1], 0u, b0, b1);
-            }
-            const int jj = base + 8 * i + 2 * tg; /* this lane's two keys, head gr */
-            if (gr < GROUP && jj < nk)
-                s[gr][jj] = acc[0] * out_scale;
-            if (gr < GROUP && jj + 1 < nk)
-                s[gr][jj + 1] = acc[1] * out_scale;
-        }
-    }
-}
-#elif KCOAL && DEC_SHFL
+#if KCOAL && DEC_SHFL
 /* Scores with K rows read coalesced as below, but the TPR partial dot products of a row are
  * summed inside the warp by a butterfly of shuffles (tt_shfl_xor of shfl.cl, which the host puts
  * in the program only after its probe ran correctly): each step hands half of the values to the
