@@ -140,38 +140,25 @@ typedef struct dec_args {
  * loads go out as soon as a warp is done, instead of after two work-group barriers. TPR divides
  * the warp. */
 #define KPART_N 1
-#ifndef DEC_KH
-#define DEC_KH KCU /* rows whose partial sums go through one butterfly (divides KCU) */
-#endif
-#ifndef DEC_QLOC
-#define DEC_QLOC 0 /* 1: Q re-read from local memory every round instead of kept in registers */
-#endif
-#define NSV (GROUP * DEC_KH)
+#define NSV (GROUP * KCU)
 inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
                        float scale, __local const float (*qloc)[D], __local float (*s)[CH],
                        __local float *kp)
 {
     const int t = get_local_id(0), lane = t / TPR, part = t % TPR;
     (void)kp;
-#if DEC_QLOC /* volatile: the compiler would otherwise hoist the loads back into registers */
-    __local volatile const float *qvol = &qloc[0][0];
-#define QV(hh) (*(__local volatile const floatv *)(qvol + (hh) * D + part * VEC))
-#else
     floatv qv[GROUP];
     for (int hh = 0; hh < GROUP; hh++)
         qv[hh] = VLOAD_F(&qloc[hh][part * VEC]);
-#define QV(hh) qv[hh]
-#endif
     for (int base = 0; base < nk; base += KROWS) {
         kvraw cur[KCU];
         for (int u = 0; u < KCU; u++)
             cur[u] = RAW_LOAD(KROW(base, u));
-        for (int r0 = 0; r0 < KCU; r0 += DEC_KH) {
-        float sv[NSV]; /* value hh·DEC_KH + u: partial dot product of head hh with row r0 + u */
-        for (int u = 0; u < DEC_KH; u++) {
-            const floatv kv = RAW_CVT(cur[r0 + u]);
+        float sv[NSV]; /* value hh·KCU + u: partial dot product of head hh with row u */
+        for (int u = 0; u < KCU; u++) {
+            const floatv kv = RAW_CVT(cur[u]);
             for (int hh = 0; hh < GROUP; hh++)
-                sv[hh * DEC_KH + u] = HSUM(QV(hh) * kv);
+                sv[hh * KCU + u] = HSUM(qv[hh] * kv);
         }
         int n = NSV, first = 0, dup = 0; /* sv[0..n) are values first.. of the (head, row) list */
         #pragma unroll
@@ -194,14 +181,11 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
         }
         if (!dup)
             for (int i = 0; i < n; i++) {
-                const int x = first + i, hh = x / DEC_KH;
-                const int jj = base + (r0 + x % DEC_KH) * LANES + lane;
+                const int x = first + i, hh = x / KCU, jj = base + (x % KCU) * LANES + lane;
                 if (jj < nk)
                     s[hh][jj] = sv[i] * scale;
             }
-        }
     }
-#undef QV
 }
 #elif KCOAL
 /* Scores of the chunk's keys for every head of the group into s[hh][jj], K rows read coalesced:
@@ -475,7 +459,7 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int j0 = c * CH, nk = min(CH, kv_len - j0);
     DEC_LAY
-    __local float qloc[GROUP][D] __attribute__((aligned(32))); /* whole floatv reads (DEC_QLOC) */
+    __local float qloc[GROUP][D];
     __local float s[GROUP][CH];
     __local int scan[RSTR + RSEG];
     __local int idx[CH];
