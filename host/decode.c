@@ -216,9 +216,9 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         aligned = 0;
     /* The K partial sums meet through warp shuffles instead of local memory and two barriers per
      * round where the device runs them (shfl.c), the TPR threads of a row share a warp and
-     * warps are full. H200, side by side in one call: batch 1 is 2-6 % faster (16K keys: dense
-     * 0.0587 vs 0.0617 ms, Top-θ 0.0484 vs 0.0508), batch 8 within the run-to-run noise (32K:
-     * 0.338 vs 0.334 ms in one call, 0.326 vs 0.337 in another with the order reversed). */
+     * warps are full. H200, side by side in one call (TT_DEC_SHFL=0 the other): 32K keys batch
+     * 8 dense 0.326 vs 0.330 ms, Top-θ 0.238 vs 0.241; 128K batch 8 1.155 vs 1.191, 0.800 vs
+     * 0.843; batch 1 within the noise (16K 0.0605 vs 0.0576 ms, 32K 0.0728 vs 0.0748). */
     const int tpr = D / vec;
     const int shfl = kcu > 0 && wg % 32 == 0 && tpr <= 32 && (tpr & (tpr - 1)) == 0 &&
                      tt__warp_shuffle(ctx);
