@@ -31,6 +31,10 @@ done
 for var in "${vars[@]}"; do
     echo "== ${var}"; TOPTHETA_CACHE_DIR=/tmp/ttc-${var%%=*} bash tools/device/h200-ptx.sh tt_dec_chunk /tmp/ptx-${var%%=*}
 done > "$OUT/ptx.txt" 2>&1
+# Which variants' programs hold the PTX shuffles (a probe that silently says no shows up here).
+for var in "${vars[@]}"; do
+    echo "${var%%=*}: $(grep -l shfl.sync -r /tmp/ttc-${var%%=*} 2>/dev/null | wc -l) program(s) with shfl.sync"
+done >> "$OUT/ptx.txt"
 timeout 60 python3 tools/device/sdpa_bench.py > "$OUT/sdpa.jsonl" 2>&1
 python3 - "$J" "$OUT/sdpa.jsonl" > "$OUT/dec.txt" <<'PY'
 import json, sys
