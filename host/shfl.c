@@ -62,9 +62,8 @@ static int probe(tt_context *ctx)
 
 int tt__warp_shuffle(tt_context *ctx)
 {
-    int *const state = &ctx->shfl_state;
     pthread_mutex_lock(&ctx->lock);
-    const int known = *state;
+    const int known = ctx->shfl_state;
     pthread_mutex_unlock(&ctx->lock);
     if (known)
         return known == 2;
@@ -90,7 +89,7 @@ int tt__warp_shuffle(tt_context *ctx)
         }
     }
     pthread_mutex_lock(&ctx->lock);
-    *state = ok ? 2 : 1;
+    ctx->shfl_state = ok ? 2 : 1;
     pthread_mutex_unlock(&ctx->lock);
     return ok;
 }
