@@ -152,7 +152,11 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
                              const cl_event *wait_list, cl_event *event)
 {
     const int D = s->head_dim, G = s->n_kv_heads, H = s->n_heads, B = s->batch;
-    const int wg = plan->wg, group = plan->group, vec = pick_vec(D, wg);
+    const int wg = plan->wg, group = plan->group;
+    const char *evec = getenv("TT_DEC_VEC"); /* experiments: a narrower vector (more threads per row) */
+    int vec = pick_vec(D, wg);
+    if (evec && atoi(evec) > 0 && atoi(evec) < vec && D % atoi(evec) == 0 && D / atoi(evec) <= wg)
+        vec = atoi(evec);
     int ch = ctx->info.local_mem_is_dedicated ? 256 : 1024;
     tt__tune_params tp; /* the tuning database's chunk length wins over the built-in guess */
     if (tt__tune_context(ctx, &tp) == TT_SUCCESS && tp.chunk > 0)
@@ -220,16 +224,20 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * 8 dense 0.326 vs 0.330 ms, Top-θ 0.238 vs 0.241; 128K batch 8 1.155 vs 1.191, 0.800 vs
      * 0.843; batch 1 within the noise (16K 0.0605 vs 0.0576 ms, 32K 0.0728 vs 0.0748). */
     const int tpr = D / vec;
-    const int shfl = kcu > 0 && wg % 32 == 0 && tpr <= 32 && (tpr & (tpr - 1)) == 0 &&
-                     tt__warp_shuffle(ctx);
+    const int shfl_ok = kcu > 0 && (tpr & (tpr - 1)) == 0;
+    const int shfl = shfl_ok && wg % 32 == 0 && tpr <= 32 && tt__warp_shuffle(ctx);
+    /* Tests: the shuffle path's bookkeeping with the exchange through local memory, so that it
+     * runs (and is checked) on devices without the PTX shuffles, e.g. in CI on PoCL. */
+    const char *esl = getenv("TT_DEC_SHFL_LOCAL");
+    const int shfl_local = !shfl && shfl_ok && esl && *esl == '1';
     const char *defs = getenv("TT_DEC_DEFS");
     char opts[384];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d "
-             "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d %s",
+             "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d -DDEC_SHFL_LOCAL=%d %s",
              D, group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
-             ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu, shfl,
-             defs ? defs : "");
+             ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
+             shfl || shfl_local, shfl_local, defs ? defs : "");
     const char *srcs[] = {"shfl.cl", "decode.cl", "decode_merge.cl", "select.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs + !shfl, 5 - !shfl, opts, &prog);

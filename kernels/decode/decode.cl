@@ -127,6 +127,9 @@ typedef struct dec_args {
 #ifndef DEC_SHFL
 #define DEC_SHFL 0 /* 1: partial dot products reduced with warp shuffles (see below) */
 #endif
+#ifndef DEC_SHFL_LOCAL
+#define DEC_SHFL_LOCAL 0
+#endif
 #if KCOAL /* both coalesced variants: KCU rows of LANES side by side, TPR threads per row */
 #define KROWS (LANES * KCU)
 #define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
@@ -138,8 +141,30 @@ typedef struct dec_args {
  * partner lane and adds the other half, so after log2(TPR) steps every thread holds whole sums
  * of its share of (head, row) pairs. No local memory and no barrier per round: the next rows'
  * loads go out as soon as a warp is done, instead of after two work-group barriers. TPR divides
- * the warp. */
+ * the warp. A step halves the values while their count is even; an odd count (a group of 3 heads
+ * with fewer rows than lanes to share them) is summed whole in both lanes of a pair, one of which
+ * stores. (Halving an odd count lost a third of the scores of 24 / 8-head calls at head size 128.
+ * Taking the selects out — each lane holding its values in the order it keeps them, rows and Q
+ * rows permuted per lane — was 4 % slower on the H200: a warp load then spans several rows.) */
+#if DEC_SHFL_LOCAL
+/* Tests on devices without the PTX shuffles (host: TT_DEC_SHFL_LOCAL=1): the same exchange
+ * through local memory, so that CI checks the butterfly's bookkeeping on any device. Every
+ * work-item makes the same calls (the loops below are uniform); kp holds WG floats. */
+#define KPART_N WG
+inline float dec_shfl_local(__local float *kp, float x, int m)
+{
+    const int t = get_local_id(0);
+    kp[t] = x;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float r = kp[t ^ m];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+#define SHFL_XOR(x, m) dec_shfl_local(kp, x, m)
+#else
 #define KPART_N 1
+#define SHFL_XOR(x, m) tt_shfl_xor(x, m)
+#endif
 #define NSV (GROUP * KCU)
 inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
                        float scale, __local const float (*qloc)[D], __local float (*s)[CH],
@@ -164,18 +189,21 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
         #pragma unroll
         for (int m = TPR / 2; m >= 1; m /= 2) {
             const int up = (part & m) != 0;
-            if (n > 1) { /* reduce-scatter: keep one half, add the partner's copy of it */
+            if (n > 1 && n % 2 == 0) { /* reduce-scatter: keep one half, add the partner's copy */
                 n /= 2;
                 #pragma unroll
                 for (int i = 0; i < NSV / 2; i++)
                     if (i < n) {
                         const float send = up ? sv[i] : sv[i + n];
                         const float keep = up ? sv[i + n] : sv[i];
-                        sv[i] = keep + tt_shfl_xor(send, m);
+                        sv[i] = keep + SHFL_XOR(send, m);
                     }
                 first += up ? n : 0;
-            } else { /* fewer values than lanes: plain all-reduce, one lane of each pair stores */
-                sv[0] += tt_shfl_xor(sv[0], m);
+            } else { /* odd count: all-reduce, one lane of each pair stores */
+                #pragma unroll
+                for (int i = 0; i < NSV; i++)
+                    if (i < n)
+                        sv[i] += SHFL_XOR(sv[i], m);
                 dup |= up ? m : 0;
             }
         }

@@ -1,7 +1,8 @@
 /* selftest_cases.c — which cases the selftest sweeps: every variant (mode, placement, SDC, λ,
  * VMC) on decode and prefill, for every KV type, head size {8, 64, 128} and GQA ratio
- * {1, 2, 4, 8}, with row lengths rotating through 1, k, k+1, odd sizes, non-multiples of the
- * work-group size and lengths above 4096, and layouts rotating through head- and token-major. */
+ * {1, 2, 3, 4, 8} (3: a group that is not a power of two, as in 24 / 8 heads), with row lengths
+ * rotating through 1, k, k+1, odd sizes, non-multiples of the work-group size and lengths above
+ * 4096, and layouts rotating through head- and token-major. */
 #include "selftest_sweep.h"
 #include <stdio.h>
 #include <string.h>
@@ -53,7 +54,7 @@ static int big_cases(tt_case *cases, int cap)
     } big[] = {
         {8192, 8192, 1, 1, 0},  {512, 8192, 4, 1, 0},  {512, 8192, 4, 1, 4}, {512, 8192, 4, 1, 8},
         {512, 8192, 4, 1, 10},  {1, 131072, 8, 2, 0},  {1, 131072, 8, 2, 5}, {1, 131072, 8, 2, 9},
-        {1, 32768, 32, 8, 2},
+        {1, 32768, 32, 8, 2},   {1, 32768, 24, 8, 5},
     };
     int n = 0;
     for (size_t i = 0; i < sizeof big / sizeof big[0] && n < cap; i++) {
@@ -82,10 +83,10 @@ int tt_sweep_cases(tt_case *cases, int cap, int level)
     if (level >= 2)
         return big_cases(cases, cap);
     static const int dims_full[] = {8, 64, 128}, dims_short[] = {64};
-    static const int gqa_full[] = {1, 2, 4, 8}, gqa_short[] = {1, 4};
+    static const int gqa_full[] = {1, 2, 3, 4, 8}, gqa_short[] = {1, 4};
     const int *dims = level ? dims_full : dims_short;
     const int *gqas = level ? gqa_full : gqa_short;
-    int nd = level ? 3 : 1, ng = level ? 4 : 2;
+    int nd = level ? 3 : 1, ng = level ? 5 : 2;
     int n = 0, serial = 0;
     for (int dt = 0; dt < 2; dt++)
         for (int di = 0; di < nd; di++)

@@ -4,6 +4,6 @@
 # and leaves the CLI's path in $tt.
 OUT=${OUT:-/tmp/tt-out}; mkdir -p "$OUT"
 export TOPTHETA_DEVICE=${TOPTHETA_DEVICE:-NVIDIA}
-{ [ -d build-gpu ] || meson setup build-gpu -Dtests=disabled --buildtype=release; ninja -C build-gpu; } > "$OUT/build.log" 2>&1 \
+{ [ -f build-gpu/build.ninja ] || { rm -rf build-gpu; meson setup build-gpu -Dtests=disabled --buildtype=release; }; ninja -C build-gpu; } > "$OUT/build.log" 2>&1 \
     || { tail -30 "$OUT/build.log"; exit 1; }
 tt=./build-gpu/tools/cli/toptheta

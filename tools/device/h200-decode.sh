@@ -4,9 +4,10 @@
 # launch variants given as "NAME=ENV..." arguments (e.g. "wg128=TT_WG=128"), and PyTorch SDPA for
 # the same shapes (HEADS=N: N query heads over the 8 KV heads). OLD_SRC=DIR also builds that
 # source tree (e.g. `git archive` of an earlier commit) and benches it as variant "old", side by
-# side. Each variant gets its own program cache, whose PTX register/spill report goes to
-# $OUT/ptx.txt. Also stages the first half of the SmolLM2 GGUF for h200-fidelity.sh. Results:
-# $OUT/dec.jsonl (labelled bench lines), $OUT/dec.txt.
+# side; a further variant named old* ("old2=") runs that tree again, against run-order effects.
+# Each variant gets its own program cache, whose PTX register/spill report goes to $OUT/ptx.txt.
+# Also stages the first half of the SmolLM2 GGUF for h200-fidelity.sh. Results: $OUT/dec.jsonl
+# (labelled bench lines), $OUT/dec.txt.
 set -uo pipefail
 [ -f .devgguf-a/part ] && cp .devgguf-a/part /tmp/gguf.part-a
 . tools/device/build-gpu.sh
@@ -20,7 +21,7 @@ shapes=${SHAPES:-"16384:1 32768:1 32768:8"}
 vars=("base=" "$@"); [ -n "${OLD_SRC:-}" ] && vars=("old=" "${vars[@]}")
 for var in "${vars[@]}"; do
     name=${var%%=*}; envs=${var#*=}; bin=$tt
-    [ "$name" = old ] && bin=$OLD_SRC/build/tools/cli/toptheta
+    case $name in old*) bin=$OLD_SRC/build/tools/cli/toptheta ;; esac # "old2=" runs it again
     for sh in $shapes; do
         n=${sh%%:*}; b=${sh##*:}
         env TOPTHETA_CACHE_DIR=/tmp/ttc-$name $envs timeout 60 $bin bench --op decode --mode theta --keep ${KEEP:-0.05} --len $n --batch $b \
