@@ -130,6 +130,12 @@ typedef struct dec_args {
 #ifndef DEC_SHFL_LOCAL
 #define DEC_SHFL_LOCAL 0
 #endif
+#ifndef DEC_KPF
+/* 1: the shuffle path loads the next round's K rows before computing this round's (more registers,
+ * fewer work-groups per SM, but the loads overlap the math inside each warp). Off until measured
+ * on a GPU: see docs/PERFORMANCE.md, session of 2026-12-03. */
+#define DEC_KPF 0
+#endif
 #if KCOAL /* both coalesced variants: KCU rows of LANES side by side, TPR threads per row */
 #define KROWS (LANES * KCU)
 #define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
@@ -175,16 +181,32 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
     floatv qv[GROUP];
     for (int hh = 0; hh < GROUP; hh++)
         qv[hh] = VLOAD_F(&qloc[hh][part * VEC]);
+    kvraw cur[KCU];
+#if DEC_KPF
+    for (int u = 0; u < KCU; u++)
+        cur[u] = RAW_LOAD(KROW(0, u));
+#endif
     for (int base = 0; base < nk; base += KROWS) {
-        kvraw cur[KCU];
+#if DEC_KPF
+        kvraw nxt[KCU]; /* the next round's rows, in flight while this round computes */
+        if (base + KROWS < nk) /* uniform over the work-group */
+            for (int u = 0; u < KCU; u++)
+                nxt[u] = RAW_LOAD(KROW(base + KROWS, u));
+#else
         for (int u = 0; u < KCU; u++)
             cur[u] = RAW_LOAD(KROW(base, u));
+#endif
         float sv[NSV]; /* value hh·KCU + u: partial dot product of head hh with row u */
         for (int u = 0; u < KCU; u++) {
             const floatv kv = RAW_CVT(cur[u]);
             for (int hh = 0; hh < GROUP; hh++)
                 sv[hh * KCU + u] = HSUM(qv[hh] * kv);
         }
+#if DEC_KPF
+        if (base + KROWS < nk)
+            for (int u = 0; u < KCU; u++)
+                cur[u] = nxt[u];
+#endif
         int n = NSV, first = 0, dup = 0; /* sv[0..n) are values first.. of the (head, row) list */
         #pragma unroll
         for (int m = TPR / 2; m >= 1; m /= 2) {
