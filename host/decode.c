@@ -154,9 +154,10 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const int D = s->head_dim, G = s->n_kv_heads, H = s->n_heads, B = s->batch;
     const int wg = plan->wg, group = plan->group;
     const char *evec = getenv("TT_DEC_VEC"); /* experiments: a narrower vector (more threads per row) */
+    const int narrow = evec ? atoi(evec) : 0;
     int vec = pick_vec(D, wg);
-    if (evec && atoi(evec) > 0 && atoi(evec) < vec && D % atoi(evec) == 0 && D / atoi(evec) <= wg)
-        vec = atoi(evec);
+    if (narrow > 0 && narrow < vec && D % narrow == 0 && D / narrow <= wg)
+        vec = narrow;
     int ch = ctx->info.local_mem_is_dedicated ? 256 : 1024;
     tt__tune_params tp; /* the tuning database's chunk length wins over the built-in guess */
     if (tt__tune_context(ctx, &tp) == TT_SUCCESS && tp.chunk > 0)
