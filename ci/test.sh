@@ -65,16 +65,12 @@ echo "== toptheta selftest --short, decode with the GPU variant (TT_DEC_KCOAL=1)
 if TT_DEC_KCOAL=1 ./build/tools/cli/toptheta selftest --short --filter decode | tail -n 3; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The warp-shuffle K pass (NVIDIA only) with its exchange through local memory instead, so that
-# its bookkeeping is checked here too: head size 128 (16 lanes per row), groups of 3 and 4, and
-# the K-prefetch build option (DEC_KPF, off by default) on one of them.
+# its bookkeeping is checked here too: head size 128 (16 lanes per row), groups of 3 and 4.
 echo "== toptheta selftest, decode d=128 gqa=3/4 with the shuffle path on local memory (TT_DEC_SHFL_LOCAL=1) =="
 shfl_ok=1
-for f in "decode  f32 d=128 gqa=3" "decode  f16 d=128 gqa=3" "decode  f16 d=128 gqa=4" \
-    "kpf:decode  f16 d=128 gqa=3"; do
-    defs=""; case $f in kpf:*) f=${f#kpf:}; defs=-DDEC_KPF=1 ;; esac # K rows prefetched
-    line=$(TT_DEC_KCOAL=1 TT_DEC_SHFL_LOCAL=1 TT_DEC_DEFS="$defs" ./build/tools/cli/toptheta \
+for f in "decode  f32 d=128 gqa=3" "decode  f16 d=128 gqa=3" "decode  f16 d=128 gqa=4"; do
+    line=$(TT_DEC_KCOAL=1 TT_DEC_SHFL_LOCAL=1 ./build/tools/cli/toptheta \
         selftest --filter "$f" | tail -n 1) || shfl_ok=0
-    f="$f${defs:+ $defs}"
     echo "$f: $line"
     case $line in # a filter that matches no case fails too
         "selftest: 0 passed"*) shfl_ok=0 ;;

@@ -130,12 +130,6 @@ typedef struct dec_args {
 #ifndef DEC_SHFL_LOCAL
 #define DEC_SHFL_LOCAL 0
 #endif
-#ifndef DEC_KPF
-/* 1: the shuffle path loads the next round's K rows before computing this round's (more registers,
- * fewer work-groups per SM, but the loads overlap the math inside each warp). Off until measured
- * on a GPU: see docs/PERFORMANCE.md, session of 2026-12-03. */
-#define DEC_KPF 0
-#endif
 #if KCOAL /* both coalesced variants: KCU rows of LANES side by side, TPR threads per row */
 #define KROWS (LANES * KCU)
 #define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
@@ -151,7 +145,9 @@ typedef struct dec_args {
  * with fewer rows than lanes to share them) is summed whole in both lanes of a pair, one of which
  * stores. (Halving an odd count lost a third of the scores of 24 / 8-head calls at head size 128.
  * Taking the selects out — each lane holding its values in the order it keeps them, rows and Q
- * rows permuted per lane — was 4 % slower on the H200: a warp load then spans several rows.) */
+ * rows permuted per lane — was 4 % slower on the H200: a warp load then spans several rows.
+ * Loading the next round's rows before this round's math took 254 registers and was 28 % slower
+ * for dense and Top-θ at 32K batch 8: docs/PERFORMANCE.md, session of 2026-12-04.) */
 #if DEC_SHFL_LOCAL
 /* Tests on devices without the PTX shuffles (host: TT_DEC_SHFL_LOCAL=1): the same exchange
  * through local memory, so that CI checks the butterfly's bookkeeping on any device. Every
@@ -181,32 +177,16 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
     floatv qv[GROUP];
     for (int hh = 0; hh < GROUP; hh++)
         qv[hh] = VLOAD_F(&qloc[hh][part * VEC]);
-    kvraw cur[KCU];
-#if DEC_KPF
-    for (int u = 0; u < KCU; u++)
-        cur[u] = RAW_LOAD(KROW(0, u));
-#endif
     for (int base = 0; base < nk; base += KROWS) {
-#if DEC_KPF
-        kvraw nxt[KCU]; /* the next round's rows, in flight while this round computes */
-        if (base + KROWS < nk) /* uniform over the work-group */
-            for (int u = 0; u < KCU; u++)
-                nxt[u] = RAW_LOAD(KROW(base + KROWS, u));
-#else
+        kvraw cur[KCU];
         for (int u = 0; u < KCU; u++)
             cur[u] = RAW_LOAD(KROW(base, u));
-#endif
         float sv[NSV]; /* value hh·KCU + u: partial dot product of head hh with row u */
         for (int u = 0; u < KCU; u++) {
             const floatv kv = RAW_CVT(cur[u]);
             for (int hh = 0; hh < GROUP; hh++)
                 sv[hh * KCU + u] = HSUM(qv[hh] * kv);
         }
-#if DEC_KPF
-        if (base + KROWS < nk)
-            for (int u = 0; u < KCU; u++)
-                cur[u] = nxt[u];
-#endif
         int n = NSV, first = 0, dup = 0; /* sv[0..n) are values first.. of the (head, row) list */
         #pragma unroll
         for (int m = TPR / 2; m >= 1; m /= 2) {
@@ -438,7 +418,10 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
          * row-by-row tail costs one memory latency per row. Its surplus slots reload the last
          * kept row (a cache hit) and add nothing. */
 #define VROW(j) (v + ADDR(lay, LAY_V, b, g, j0 + (j)) + part * VEC)
-        for (; x < total; x += PVU * LANES) {
+#ifndef DEC_DIAG_NOPV
+#define DEC_DIAG_NOPV 0 /* 1: no V row loaded (wrong outputs; splits the time, diagnostics only) */
+#endif
+        for (; x < (DEC_DIAG_NOPV ? 0 : total); x += PVU * LANES) {
             int jv[PVU];
             kvraw vr[PVU]; /* raw until used: fp16 rows take half the registers */
             for (int u = 0; u < PVU; u++)

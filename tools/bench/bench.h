@@ -72,6 +72,13 @@ tt_status bench_calibrate(const bench_samples *smp, tt_placement placement, int 
                           const double *keeps, int n_keeps, tt_table **tables);
 
 /* ---- timing (bench_timing.c) ----------------------------------------------------------------- */
+/* Holding a timed call: DELAY enqueues a one-work-item busy kernel that runs (on the device) for
+ * longer than the host takes to enqueue the call, so the call's commands are already queued when
+ * it ends and the timing starts; GATE holds a stamp kernel and the call behind a user event (on
+ * NVIDIA the first kernel then starts 13-16 us after the stamp); NONE starts at once. */
+typedef enum bench_hold { BENCH_HOLD_DELAY, BENCH_HOLD_GATE, BENCH_HOLD_NONE } bench_hold;
+const char *bench_hold_name(bench_hold h);
+
 typedef struct bench_kernels {
     cl_context cx;
     cl_device_id dev;
@@ -80,10 +87,11 @@ typedef struct bench_kernels {
     cl_ulong max_alloc, global_mem;
     cl_uint compute_units;
     cl_program prog;
-    cl_kernel stamp, copy4, f16_to_f32, softmax;
+    cl_kernel stamp, delay, copy4, f16_to_f32, softmax;
     cl_mem stamp_buf;
     size_t softmax_wg;
-    int gate; /* hold the device behind a user event until a whole timed call is enqueued */
+    bench_hold hold;       /* how a timed call keeps the device from starting before it is enqueued */
+    double delay_ns_iter;  /* the delay kernel's time per iteration (0: not measured yet) */
 } bench_kernels;
 
 tt_status bench_kernels_create(tt_context *ctx, bench_kernels *bk);
@@ -93,10 +101,12 @@ void bench_kernels_destroy(bench_kernels *bk);
 typedef tt_status (*bench_enqueue_fn)(void *user, cl_command_queue q, cl_event *last);
 
 typedef struct bench_timing {
-    double median_ms; /* device time: end of the last event − end of a stamp enqueued first */
+    double median_ms; /* device time: end of the last event − end of the delay/stamp kernel */
     double min_ms;
-    double wall_ms;   /* median host time from the first enqueue to clFinish */
+    double wall_ms;   /* median host enqueue time + device time (host time to clFinish unless
+                         the delay holds the call) */
     int reps;
+    int hold_retries; /* timed calls run again because the delay ended before the host enqueued */
 } bench_timing;
 
 /* warmup untimed calls, then reps timed ones. prep (may be NULL) runs before each call, outside
@@ -132,6 +142,7 @@ typedef struct bench_run_info {
     const char *device;
     int reps, warmup;
     double dense_bytes, dense_flops, dense_ms; /* own dense of the same run */
+    bench_hold hold;
 } bench_run_info;
 
 typedef struct bench_result {

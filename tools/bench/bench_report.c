@@ -59,8 +59,11 @@ void bench_print_header(FILE *f, const bench_run_info *ri)
     fprintf(f, "  copy bandwidth: %.1f GB/s (float4 copy of %zu MiB, bytes read + written)\n",
             ri->copy_gbps, ri->copy_bytes >> 20);
     fprintf(f, "  times: median of %d runs after %d warm-up(s), device time from OpenCL profiling "
-               "events; wall = host enqueue + device\n\n",
-            ri->reps, ri->warmup);
+               "events, from the end of the %s; wall = host enqueue + device\n\n",
+            ri->reps, ri->warmup,
+            ri->hold == BENCH_HOLD_DELAY  ? "delay kernel that covers the host's enqueue (--hold delay)"
+            : ri->hold == BENCH_HOLD_GATE ? "stamp kernel held with the call by a user event (--hold gate)"
+                                          : "stamp kernel, not held (--hold none)");
     fprintf(f, "%-8s %-6s %5s %7s %10s %10s %8s %8s %6s %7s %9s %9s %7s\n", "impl", "mode", "keep",
             "k", "ms", "wall ms", "x dense", "bound x", "kept", "V rows", "GB/s", "GFLOP/s",
             "copy %");
@@ -121,6 +124,8 @@ void bench_print_json(FILE *f, const bench_run_info *ri, const bench_result *r)
     json_num(f, "min_ms", r->t.min_ms, 0);
     json_num(f, "wall_ms", r->t.wall_ms, 0);
     fprintf(f, "\"reps\": %d, ", r->t.reps);
+    json_str(f, "hold", bench_hold_name(ri->hold));
+    fprintf(f, "\"hold_retries\": %d, ", r->t.hold_retries);
     json_num(f, "bytes", r->w.bytes, 0);
     json_num(f, "flops", r->w.flops, 0);
     json_num(f, "gbps", x.gbps, 0);

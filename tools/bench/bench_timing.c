@@ -1,7 +1,8 @@
 /* bench_timing.c — the benchmark's own OpenCL program (a timestamp kernel, the float4 copy that
  * measures the device's bandwidth, fp16 → fp32 conversion and the CLBlast baseline's softmax) and
- * the timer: warm-up, then per run a stamp kernel and the operation, both held behind a user event
- * until everything is enqueued, timed from the stamp's end to the operation's last event. */
+ * the timer: warm-up, then per run a delay kernel that keeps the device busy while the host
+ * enqueues the operation (or a stamp held behind a user event), timed from its end to the end of
+ * the operation's last event. */
 #include "bench.h"
 #include <stdlib.h>
 #include <string.h>
@@ -10,7 +11,11 @@
 /* WG (power of two) is set at build time. Softmax rows are the score rows of the CLBlast
  * baseline: row r belongs to query row i = r % q_len, which sees keys j < kv_len - q_len + i + 1. */
 static const char bench_cl_source[] =
-    "__kernel void bench_stamp(__global int *x) { x[0] = 1; }\n"
+    "__kernel void bench_stamp(__global uint *x) { x[0] = 1; }\n"
+    /* A serial chain the compiler cannot shorten (the shift makes it non-affine). */
+    "__kernel void bench_delay(__global uint *x, uint iters)\n"
+    "{ uint v = x[1]; for (uint i = 0; i < iters; i++) v = v * 1664525u + (v >> 13) + 1013904223u;\n"
+    "  x[2] = v; }\n"
     "__kernel void bench_copy4(__global const float4 *src, __global float4 *dst, ulong n)\n"
     "{ size_t i = get_global_id(0); if (i < n) dst[i] = src[i]; }\n"
     "__kernel void bench_f16_to_f32(__global const half *src, __global float *dst)\n"
@@ -53,7 +58,7 @@ static double now_ms(void)
 tt_status bench_kernels_create(tt_context *ctx, bench_kernels *bk)
 {
     memset(bk, 0, sizeof *bk);
-    bk->gate = 1;
+    bk->hold = BENCH_HOLD_DELAY;
     tt_context_cl(ctx, &bk->cx, &bk->dev, &bk->queue);
     size_t max_wg = 1;
     clGetDeviceInfo(bk->dev, CL_DEVICE_TYPE, sizeof bk->type, &bk->type, NULL);
@@ -82,15 +87,24 @@ tt_status bench_kernels_create(tt_context *ctx, bench_kernels *bk)
     }
     bk->stamp = clCreateKernel(bk->prog, "bench_stamp", &err);
     if (!err)
+        bk->delay = clCreateKernel(bk->prog, "bench_delay", &err);
+    if (!err)
         bk->copy4 = clCreateKernel(bk->prog, "bench_copy4", &err);
     if (!err)
         bk->f16_to_f32 = clCreateKernel(bk->prog, "bench_f16_to_f32", &err);
     if (!err)
         bk->softmax = clCreateKernel(bk->prog, "bench_softmax", &err);
     if (!err)
-        bk->stamp_buf = clCreateBuffer(bk->cx, CL_MEM_READ_WRITE, 4, NULL, &err);
+        bk->stamp_buf = clCreateBuffer(bk->cx, CL_MEM_READ_WRITE, 16, NULL, &err);
+    if (!err) {
+        const cl_uint zero[4] = {0, 0, 0, 0};
+        err = clEnqueueWriteBuffer(bk->queue, bk->stamp_buf, CL_TRUE, 0, sizeof zero, zero, 0,
+                                   NULL, NULL);
+    }
     if (!err)
         err = clSetKernelArg(bk->stamp, 0, sizeof(cl_mem), &bk->stamp_buf);
+    if (!err)
+        err = clSetKernelArg(bk->delay, 0, sizeof(cl_mem), &bk->stamp_buf);
     if (err != CL_SUCCESS) {
         bench_kernels_destroy(bk);
         return bench_fail((tt_status)err, "bench kernels: %s", tt_status_name(err));
@@ -100,7 +114,7 @@ tt_status bench_kernels_create(tt_context *ctx, bench_kernels *bk)
 
 void bench_kernels_destroy(bench_kernels *bk)
 {
-    cl_kernel k[] = {bk->stamp, bk->copy4, bk->f16_to_f32, bk->softmax};
+    cl_kernel k[] = {bk->stamp, bk->delay, bk->copy4, bk->f16_to_f32, bk->softmax};
     for (size_t i = 0; i < sizeof k / sizeof k[0]; i++)
         if (k[i])
             clReleaseKernel(k[i]);
@@ -123,27 +137,82 @@ static double median(double *v, int n)
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
 }
 
-/* One call. Timed calls are gated: the device would otherwise start the stamp at once and then
- * idle while the host is still enqueuing (the library creates scratch buffers per call), which
- * would charge host overhead to device time. Both the library and CLBlast's strided-batched GEMM
- * only enqueue (nothing blocks on the queue), so holding the queue cannot deadlock. */
+const char *bench_hold_name(bench_hold h)
+{
+    return h == BENCH_HOLD_DELAY ? "delay" : h == BENCH_HOLD_GATE ? "gate" : "none";
+}
+
+/* Device time of one delay kernel of iters iterations (START to END), in ns; 0 on failure. */
+static double delay_ns(bench_kernels *bk, cl_uint iters)
+{
+    size_t one = 1;
+    cl_event ev = NULL;
+    cl_ulong a = 0, b = 0;
+    cl_int err = clSetKernelArg(bk->delay, 1, sizeof iters, &iters);
+    if (!err)
+        err = clEnqueueNDRangeKernel(bk->queue, bk->delay, 1, NULL, &one, &one, 0, NULL, &ev);
+    if (!err)
+        err = clWaitForEvents(1, &ev);
+    if (!err)
+        err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_START, sizeof a, &a, NULL);
+    if (!err)
+        err = clGetEventProfilingInfo(ev, CL_PROFILING_COMMAND_END, sizeof b, &b, NULL);
+    if (ev)
+        clReleaseEvent(ev);
+    return err || b <= a ? 0.0 : (double)(b - a);
+}
+
+/* Measures the delay kernel's time per iteration once (the first call also builds it). */
+static tt_status delay_calibrate(bench_kernels *bk)
+{
+    if (bk->delay_ns_iter > 0)
+        return TT_SUCCESS;
+    const cl_uint lo = 1u << 12, hi = 1u << 16;
+    delay_ns(bk, lo); /* first launch: the device compiles or loads the kernel */
+    double t_lo = delay_ns(bk, lo), t_hi = delay_ns(bk, hi);
+    if (!(t_hi > t_lo))
+        return bench_fail(TT_ERR_INTERNAL, "delay kernel: no usable profiling times (%.0f, %.0f ns)",
+                          t_lo, t_hi);
+    bk->delay_ns_iter = (t_hi - t_lo) / (double)(hi - lo);
+    return TT_SUCCESS;
+}
+
+/* One call; timed is 0 for a warm-up. hold_ms is how long the delay kernel should run; *late is
+ * set when the host needed longer than the delay actually ran to enqueue the call, i.e. the device
+ * may have idled inside the timed span. Both the library and CLBlast's strided-batched GEMM only
+ * enqueue (nothing blocks on the queue), so a user-event gate cannot deadlock. */
 static tt_status one_call(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueue_fn run,
-                          void *user, int timed, double *dev_ms, double *wall_ms)
+                          void *user, int timed, double hold_ms, double *dev_ms, double *wall_ms,
+                          double *enqueue_ms, int *late)
 {
     cl_event gate = NULL, start = NULL, end = NULL;
+    *late = 0;
     tt_status st = prep ? prep(user, bk->queue, NULL) : TT_SUCCESS;
     if (st != TT_SUCCESS)
         return st;
     cl_int err = CL_SUCCESS;
-    if (timed && bk->gate)
+    const bench_hold hold = timed ? bk->hold : BENCH_HOLD_NONE;
+    if (hold == BENCH_HOLD_GATE)
         gate = clCreateUserEvent(bk->cx, &err);
     size_t one = 1;
-    if (!err)
+    if (!err && hold == BENCH_HOLD_DELAY) {
+        double iters = hold_ms * 1e6 / bk->delay_ns_iter;
+        cl_uint n = iters > 4e9 ? 4000000000u : (cl_uint)iters + 1;
+        err = clSetKernelArg(bk->delay, 1, sizeof n, &n);
+        if (!err)
+            err = clEnqueueNDRangeKernel(bk->queue, bk->delay, 1, NULL, &one, &one, 0, NULL,
+                                         &start);
+        if (!err)
+            err = clFlush(bk->queue); /* starts it now: the host enqueues while it runs */
+    } else if (!err) {
         err = clEnqueueNDRangeKernel(bk->queue, bk->stamp, 1, NULL, &one, &one, gate ? 1 : 0,
                                      gate ? &gate : NULL, &start);
+    }
     if (err) {
         if (gate)
             clReleaseEvent(gate);
+        if (start)
+            clReleaseEvent(start);
         return bench_fail((tt_status)err, "timing stamp: %s", tt_status_name(err));
     }
     double t0 = now_ms();
@@ -153,6 +222,7 @@ static tt_status one_call(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueu
         clReleaseEvent(gate);
     }
     clFlush(bk->queue);
+    *enqueue_ms = now_ms() - t0;
     err = clFinish(bk->queue);
     *wall_ms = now_ms() - t0;
     cl_int status = CL_COMPLETE;
@@ -163,9 +233,12 @@ static tt_status one_call(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueu
                         "timed call failed on the device (%s)",
                         tt_status_name(err ? err : status));
     if (st == TT_SUCCESS) {
-        cl_ulong t_start = 0, t_end = 0;
-        err = clGetEventProfilingInfo(start, CL_PROFILING_COMMAND_END, sizeof t_start, &t_start,
+        cl_ulong t_begin = 0, t_start = 0, t_end = 0;
+        err = clGetEventProfilingInfo(start, CL_PROFILING_COMMAND_START, sizeof t_begin, &t_begin,
                                       NULL);
+        if (!err)
+            err = clGetEventProfilingInfo(start, CL_PROFILING_COMMAND_END, sizeof t_start,
+                                          &t_start, NULL);
         if (!err)
             err = clGetEventProfilingInfo(end, CL_PROFILING_COMMAND_END, sizeof t_end, &t_end,
                                           NULL);
@@ -173,8 +246,15 @@ static tt_status one_call(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueu
             st = bench_fail((tt_status)err, "profiling info: %s (is the queue profiling?)",
                             tt_status_name(err));
         *dev_ms = t_end > t_start ? (double)(t_end - t_start) * 1e-6 : 0.0;
+        if (hold == BENCH_HOLD_DELAY) /* the rest of the delay is neither enqueue nor operation */
+            *wall_ms = *enqueue_ms + *dev_ms;
+        /* The delay started after the host's flush, so the host was done in time if it needed
+         * less than the delay's own device time (a sufficient test, clocks need not agree). */
+        if (hold == BENCH_HOLD_DELAY && *enqueue_ms >= (double)(t_start - t_begin) * 1e-6)
+            *late = 1;
     }
-    clReleaseEvent(start);
+    if (start)
+        clReleaseEvent(start);
     if (end)
         clReleaseEvent(end);
     return st;
@@ -184,16 +264,30 @@ tt_status bench_time(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueue_fn 
                      int warmup, int reps, bench_timing *t)
 {
     memset(t, 0, sizeof *t);
+    tt_status st = bk->hold == BENCH_HOLD_DELAY ? delay_calibrate(bk) : TT_SUCCESS;
+    if (st != TT_SUCCESS)
+        return st;
     double *dev = malloc(sizeof *dev * (size_t)reps), *wall = malloc(sizeof *wall * (size_t)reps);
     if (!dev || !wall) {
         free(dev);
         free(wall);
         return bench_fail(TT_OUT_OF_HOST_MEMORY, "out of host memory");
     }
-    tt_status st = TT_SUCCESS;
+    /* The delay covers twice the last call's enqueue time plus 0.2 ms (the first warm-up, which
+     * may build programs, only sets the first timed call's); a timed call whose enqueue outlasted
+     * it is run again with the delay grown from that call (at most 3 retries per timed run). */
+    double enq = 1.0;
+    int retries = 0;
     for (int r = -warmup; r < reps && st == TT_SUCCESS; r++) {
-        double d = 0, w = 0;
-        st = one_call(bk, prep, run, user, r >= 0, &d, &w);
+        double d = 0, w = 0, e = 0;
+        int late = 0;
+        st = one_call(bk, prep, run, user, r >= 0, 2.0 * enq + 0.2, &d, &w, &e, &late);
+        enq = e;
+        if (st == TT_SUCCESS && late && retries < 3 * reps) {
+            retries++;
+            r--;
+            continue;
+        }
         if (r >= 0) {
             dev[r] = d;
             wall[r] = w;
@@ -201,8 +295,11 @@ tt_status bench_time(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueue_fn 
     }
     if (st == TT_SUCCESS) {
         t->reps = reps;
-        t->median_ms = median(dev, reps);
+        t->hold_retries = retries;
         t->min_ms = dev[0];
+        for (int i = 1; i < reps; i++)
+            t->min_ms = dev[i] < t->min_ms ? dev[i] : t->min_ms;
+        t->median_ms = median(dev, reps);
         t->wall_ms = median(wall, reps);
     }
     free(dev);

@@ -177,10 +177,11 @@ static void usage(void)
             "       [--placement pre|post|rel] [--sdc none|exact|exp-threshold|offline]\n"
             "       [--lambda L] [--vmc] [--post exact|onepass]\n"
             "       [--keep F[,F...] [--calib pooled|mean] | --table FILE [--layer L]] [--k K]\n"
-            "       [--compare] [--reps R] [--warmup W] [--seed S] [--no-gate] [--json]\n"
-            "       [--device SEL]\n"
+            "       [--compare] [--reps R] [--warmup W] [--seed S] [--hold delay|gate|none]\n"
+            "       [--json] [--device SEL]\n"
             "defaults: decode, theta, N 8192, 32 / 8 heads, D 128, f16, batch 1, keep 0.1,\n"
-            "10 runs after 2 warm-ups; --keep takes a list (one configuration per fraction)\n");
+            "10 runs after 2 warm-ups, held by a delay kernel; --keep takes a list (one configuration\n"
+            "per fraction)\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -188,7 +189,7 @@ int cmd_bench(int argc, char **argv)
     static const char *const known[] = {
         "op",   "mode",  "len",   "heads", "kv-heads", "head-dim", "dtype",  "batch",
         "placement", "sdc", "lambda", "vmc", "post", "keep", "calib", "table", "layer", "k",
-        "compare", "reps", "warmup", "seed", "no-gate", "json", "device", "help", NULL};
+        "compare", "reps", "warmup", "seed", "hold", "no-gate", "json", "device", "help", NULL};
     static const char *const ops[] = {"decode", "prefill", NULL};
     static const char *const modes[] = {"dense", "topk", "theta", NULL};
     static const char *const dtypes[] = {"f32", "f16", NULL};
@@ -196,6 +197,7 @@ int cmd_bench(int argc, char **argv)
     static const char *const sdcs[] = {"none", "exact", "exp-threshold", "offline", NULL};
     static const char *const posts[] = {"exact", "onepass", NULL};
     static const char *const rules[] = {"mean", "pooled", NULL};
+    static const char *const holds[] = {"delay", "gate", "none", NULL}; /* bench_hold's order */
     if (!cli_check_options(argc, argv, known, "bench"))
         return 2;
     if (cli_flag(argc, argv, "help")) {
@@ -209,7 +211,11 @@ int cmd_bench(int argc, char **argv)
     const int sdc = pick("sdc", cli_opt(argc, argv, "sdc"), sdcs, TT_SDC_NONE);
     const int post = pick("post", cli_opt(argc, argv, "post"), posts, TT_POST_EXACT);
     const int calib_rule = pick("calib", cli_opt(argc, argv, "calib"), rules, 1);
-    if (prefill < 0 || mode < 0 || dtype < 0 || place < 0 || sdc < 0 || post < 0 || calib_rule < 0)
+    /* --no-gate: the older spelling of --hold none */
+    const int hold = pick("hold", cli_opt(argc, argv, "hold"), holds,
+                          cli_flag(argc, argv, "no-gate") ? BENCH_HOLD_NONE : BENCH_HOLD_DELAY);
+    if (prefill < 0 || mode < 0 || dtype < 0 || place < 0 || sdc < 0 || post < 0 || calib_rule < 0 ||
+        hold < 0)
         return 2;
     const long len = cli_opt_long(argc, argv, "len", 8192);
     const long heads = cli_opt_long(argc, argv, "heads", 32);
@@ -293,7 +299,7 @@ int cmd_bench(int argc, char **argv)
     tt_context_device_info(rs.ctx, &info);
     tt_status st = bench_kernels_create(rs.ctx, &rs.bk);
     if (st == TT_SUCCESS) {
-        rs.bk.gate = !cli_flag(argc, argv, "no-gate");
+        rs.bk.hold = (bench_hold)hold;
         fprintf(stderr, "bench: generating the workload (%zu MiB of K/V)...\n",
                 (size_t)2 * batch * kvh * len * hd * (dtype == TT_DTYPE_F16 ? 2 : 4) >> 20);
         st = bench_data_create(rs.ctx, &s, seed, 0, &rs.d);
@@ -322,7 +328,7 @@ int cmd_bench(int argc, char **argv)
     }
     rs.ri = (bench_run_info){prefill, s, (tt_placement)place, (tt_sdc)sdc,
                              cli_flag(argc, argv, "vmc"), rs.ri.copy_gbps, copy_bytes, info.name,
-                             (int)reps, (int)warmup, 0, 0, 0};
+                             (int)reps, (int)warmup, 0, 0, 0, rs.bk.hold};
     if (compare && !(rs.dense_o = malloc(rs.d.qn * 4))) {
         fprintf(stderr, "error: bench: out of host memory\n");
         goto out;

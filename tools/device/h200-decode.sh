@@ -20,12 +20,13 @@ J="$OUT/dec.jsonl"; : > "$J"
 shapes=${SHAPES:-"16384:1 32768:1 32768:8"}
 vars=("base=" "$@"); [ -n "${OLD_SRC:-}" ] && vars=("old=" "${vars[@]}")
 for var in "${vars[@]}"; do
-    name=${var%%=*}; envs=${var#*=}; bin=$tt
+    name=${var%%=*}; envs=${var#*=}; bin=$tt; args=""
+    case $envs in *"-- "*) args=${envs#*-- }; envs=${envs%%-- *} ;; esac
     case $name in old*) bin=$OLD_SRC/build/tools/cli/toptheta ;; esac # "old2=" runs it again
     for sh in $shapes; do
         n=${sh%%:*}; b=${sh##*:}
         env TOPTHETA_CACHE_DIR=/tmp/ttc-$name $envs timeout 60 $bin bench --op decode --mode theta --keep ${KEEP:-0.05} --len $n --batch $b \
-            --heads ${HEADS:-32} --kv-heads 8 --head-dim 128 --dtype ${DTYPE:-f16} --reps 10 ${BENCH_EXTRA:-} --json 2>>"$OUT/bench.err" |
+            --heads ${HEADS:-32} --kv-heads 8 --head-dim 128 --dtype ${DTYPE:-f16} --reps 10 ${BENCH_EXTRA:-} $args --json 2>>"$OUT/bench.err" |
             sed "s/^{/{\"var\":\"$name\",/" >> "$J"
     done
 done
@@ -36,7 +37,7 @@ done > "$OUT/ptx.txt" 2>&1
 for var in "${vars[@]}"; do
     echo "${var%%=*}: $(grep -l shfl.sync -r /tmp/ttc-${var%%=*} 2>/dev/null | wc -l) program(s) with shfl.sync"
 done >> "$OUT/ptx.txt"
-timeout 60 python3 tools/device/sdpa_bench.py > "$OUT/sdpa.jsonl" 2>&1
+timeout 150 python3 tools/device/sdpa_bench.py > "$OUT/sdpa.jsonl" 2>&1
 python3 - "$J" "$OUT/sdpa.jsonl" > "$OUT/dec.txt" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]
@@ -44,11 +45,11 @@ sd = {}
 for l in open(sys.argv[2]):
     if l.startswith('{'):
         r = json.loads(l)
-        if r.get('op') == 'decode': sd[(r['len'], r['batch'])] = r['median_ms']
-print(f"{'var':10} {'len':>6} {'b':>2} {'dense ms':>8} {'copy%':>6} {'theta ms':>8} {'copy%':>6} {'V':>5} {'x dense':>7} {'sdpa ms':>8}")
+        if r.get('op') == 'decode': sd[(r['len'], r['batch'])] = (r['median_ms'], r.get('unheld_ms', 0))
+print(f"{'var':10} {'len':>6} {'b':>2} {'dense ms':>8} {'copy%':>6} {'theta ms':>8} {'copy%':>6} {'V':>5} {'x dense':>7} {'sdpa ms':>8} {'unheld':>7}")
 for r in rows:
     sp, sb = r['speedup_vs_dense'], r['speedup_bound']
     print(f"{r['var']:10} {r['len']:6} {r['batch']:2} {r['median_ms'] * sp:8.4f} {100 * r['copy_frac'] * sb / sp:6.1f} "
-          f"{r['median_ms']:8.4f} {100 * r['copy_frac']:6.1f} {r['vrow_frac']:5.3f} {sp:7.2f} {sd.get((r['len'], r['batch']), 0):8.4f}")
+          f"{r['median_ms']:8.4f} {100 * r['copy_frac']:6.1f} {r['vrow_frac']:5.3f} {sp:7.2f} {sd.get((r['len'], r['batch']), (0, 0))[0]:8.4f} {sd.get((r['len'], r['batch']), (0, 0))[1]:7.4f}")
 PY
 cat "$OUT/dec.txt"
