@@ -79,6 +79,18 @@ for f in "decode  f32 d=128 gqa=3" "decode  f16 d=128 gqa=3" "decode  f16 d=128 
     esac
 done
 if [ $shfl_ok = 1 ]; then total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
+# The tensor-core K pass (NVIDIA, sm_80 and later) with its multiply-add emulated through local
+# memory, so that its bookkeeping (dimension order, tiles, q's hi/lo halves, the power-of-two
+# scale) is checked here too: every fp16 decode case (head size 8 takes the other paths).
+echo "== toptheta selftest, fp16 decode with the tensor-core path emulated (TT_DEC_MMA_LOCAL=1) =="
+line=$(TT_DEC_MMA_LOCAL=1 ./build/tools/cli/toptheta selftest --filter "decode  f16" | tail -n 1) ||
+    line="failed: $line"
+echo "$line"
+case $line in
+    "selftest: 0 passed"*) status=1 total_bad=$((total_bad + 1)) ;;
+    "selftest: "*" passed, 0 failed") total_ok=$((total_ok + 1)) ;;
+    *) status=1 total_bad=$((total_bad + 1)) ;;
+esac
 # Likewise prefill's one-row P·V mapping, which head sizes that are multiples of 64 only get
 # through the TT_PF_PV2=0 switch.
 echo "== toptheta selftest --short, prefill with the one-row P·V mapping (TT_PF_PV2=0) =="

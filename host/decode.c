@@ -27,7 +27,8 @@ static int pick_vec(int d, int wg)
 static size_t local_bytes(int d, int group, int wg, int ch, int vec, int kcu)
 {
     const size_t tpr = (size_t)(d / vec), lanes = (size_t)wg / tpr;
-    const size_t kp = kcu > 0 ? tpr * ((size_t)group * lanes * (size_t)kcu + 1) : 1;
+    size_t kp = kcu > 0 ? tpr * ((size_t)group * lanes * (size_t)kcu + 1) : 1;
+    kp = kp > 6u * (size_t)wg ? kp : 6u * (size_t)wg; /* the tensor-core path's (emulated) share */
     const size_t rseg = wg >= 8 ? 8 : (size_t)wg, rstr = (size_t)wg + rseg;
     const size_t red = 3u * (size_t)group * (rstr + rseg);
     const size_t vred = (size_t)(group < 4 ? group : 4) * lanes * (size_t)d;
@@ -231,17 +232,42 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * runs (and is checked) on devices without the PTX shuffles, e.g. in CI on PoCL. */
     const char *esl = getenv("TT_DEC_SHFL_LOCAL");
     const int shfl_local = !shfl && shfl_ok && esl && *esl == '1';
+    /* K scores on tensor cores (mma.c) where the device runs PTX's mma.m16n8k16: fp16 K whose
+     * rows start on 16-byte boundaries, head sizes that are multiples of 32, at most 8 query
+     * heads per KV head, whole warps. H200, 32K keys, batch 8, in one call: see
+     * docs/PERFORMANCE.md, session of 2026-12-04. TT_DEC_MMA_LOCAL=1 runs the same bookkeeping
+     * with the multiply-add emulated through local memory (tests on any device). */
+    int al8 = s->kv_dtype == TT_DTYPE_F16;
+    for (int x = LAY_K_; x < LAY_K_ + 8; x++)
+        al8 = al8 && plan->layout[x] % 8u == 0;
+    const int mma_fits = al8 && D % 32 == 0 && group <= 8 && wg % 32 == 0;
+    const char *eml = getenv("TT_DEC_MMA_LOCAL");
+    const int mma = mma_fits && !(eml && *eml == '1') && tt__tensor_mma(ctx);
+    const int mma_local = mma_fits && !mma && eml && *eml == '1';
+    /* Tiles of 16 keys per warp and round in the tensor-core path: all their K loads are in
+     * flight together, TU·D/4 registers. H200, 32K keys, batch 8: 1 / 2 / 4 tiles dense 0.3066 /
+     * 0.3011 / 0.3008 ms, Top-θ 0.2172 / 0.2114 / 0.2103 ms (one call). */
+    const int mma_tu = D >= 256 ? 2 : 4;
     const char *defs = getenv("TT_DEC_DEFS");
-    char opts[384];
+    char opts[480];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d "
-             "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d -DDEC_SHFL_LOCAL=%d %s",
+             "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d -DDEC_SHFL_LOCAL=%d -DDEC_MMA=%d "
+             "-DDEC_MMA_LOCAL=%d -DMMA_TU=%d %s",
              D, group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
              ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
-             shfl || shfl_local, shfl_local, defs ? defs : "");
-    const char *srcs[] = {"shfl.cl", "decode.cl", "decode_merge.cl", "select.cl", "vmean.cl"};
+             shfl || shfl_local, shfl_local, mma || mma_local, mma_local, mma_tu,
+             defs ? defs : "");
+    const char *srcs[6];
+    int n_src = 0;
+    if (mma)
+        srcs[n_src++] = "mma.cl";
+    if (shfl)
+        srcs[n_src++] = "shfl.cl";
+    srcs[n_src++] = "decode.cl", srcs[n_src++] = "decode_merge.cl";
+    srcs[n_src++] = "select.cl", srcs[n_src++] = "vmean.cl";
     cl_program prog = NULL;
-    tt_status st = tt__get_program(ctx, srcs + !shfl, 5 - !shfl, opts, &prog);
+    tt_status st = tt__get_program(ctx, srcs, n_src, opts, &prog);
     if (st != TT_SUCCESS)
         return st;
 

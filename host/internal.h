@@ -68,6 +68,7 @@ struct tt_context {
     int tune_wg, tune_chunk;  /* the context's launch parameters; guarded by lock */
     size_t max_param_size;    /* CL_DEVICE_MAX_PARAMETER_SIZE */
     int shfl_state;           /* shfl.c: 0 not probed, 1 no warp shuffles, 2 PTX shuffles work */
+    int mma_state;            /* mma.c: likewise for the PTX tensor-core multiply-add */
     tt__scratch scratch[TT_SCRATCH_QUEUES]; /* scratch.c; slots claimed under lock */
 };
 
@@ -84,6 +85,13 @@ tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sou
 /* 1 when the device runs warp shuffles written as inline PTX (kernels/decode/shfl.cl), decided
  * once per context by a probe kernel (shfl.c). */
 int tt__warp_shuffle(tt_context *ctx);
+
+/* 1 when the device runs mma.m16n8k16 written as inline PTX (kernels/decode/mma.cl), decided
+ * once per context by a probe kernel (mma.c). */
+int tt__tensor_mma(tt_context *ctx);
+
+/* 1 when the device reports 32-wide warps through cl_nv_device_attribute_query (shfl.c). */
+int tt__nv_warp32(const tt_context *ctx);
 
 /* shfl.c's probe runner, also for tests: builds source alone (after common.cl, with a head size
  * and options), runs kernel(out) on one work-group of wg items and reads n_out floats back; 1

@@ -15,6 +15,7 @@
 #include "decode.cl.h"
 #include "decode_merge.cl.h"
 #include "shfl.cl.h"
+#include "mma.cl.h"
 #include "prefill.cl.h"
 
 typedef struct {
@@ -35,6 +36,7 @@ static const embedded table[] = {
     {"decode_merge.cl", "decode/decode_merge.cl", tt_kernel_decode_merge_cl,
      sizeof tt_kernel_decode_merge_cl - 1},
     {"shfl.cl", "decode/shfl.cl", tt_kernel_shfl_cl, sizeof tt_kernel_shfl_cl - 1},
+    {"mma.cl", "decode/mma.cl", tt_kernel_mma_cl, sizeof tt_kernel_mma_cl - 1},
     {"prefill.cl", "prefill/prefill.cl", tt_kernel_prefill_cl, sizeof tt_kernel_prefill_cl - 1},
 };
 

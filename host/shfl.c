@@ -23,6 +23,15 @@ static int has_extension(cl_device_id d, const char *name)
     return found;
 }
 
+int tt__nv_warp32(const tt_context *ctx)
+{
+    cl_uint warp = 0;
+    return has_extension(ctx->device, "cl_nv_device_attribute_query") &&
+           clGetDeviceInfo(ctx->device, TT_CL_DEVICE_WARP_SIZE_NV, sizeof warp, &warp, NULL) ==
+               CL_SUCCESS &&
+           warp == 32;
+}
+
 int tt__ptx_run(tt_context *ctx, const char *source, const char *options, const char *kernel,
                 float *out, size_t n_out, size_t wg)
 {
@@ -67,12 +76,8 @@ int tt__warp_shuffle(tt_context *ctx)
     pthread_mutex_unlock(&ctx->lock);
     if (known)
         return known == 2;
-    cl_uint warp = 0;
     const char *e = getenv("TT_DEC_SHFL"); /* 0: never (experiments, comparisons) */
-    int ok = !(e && *e == '0') && has_extension(ctx->device, "cl_nv_device_attribute_query") &&
-             clGetDeviceInfo(ctx->device, TT_CL_DEVICE_WARP_SIZE_NV, sizeof warp, &warp, NULL) ==
-                 CL_SUCCESS &&
-             warp == 32;
+    int ok = !(e && *e == '0') && tt__nv_warp32(ctx);
     if (ok) {
         char *saved = malloc(sizeof ctx->message);
         if (saved) {

@@ -208,6 +208,7 @@ START_TEST(test_cli)
         {"--keep 0.1 --table x.ttt", "not both"},
         {"--dtype f64", "unknown --dtype"},
         {"--frobnicate", "unknown option"},
+        {"--hold later", "unknown --hold"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         int rc = run_bench(bad[i].args);
@@ -227,7 +228,8 @@ START_TEST(test_cli)
     static const char *const keys[] = {"\"op\"", "\"mode\"", "\"len\"", "\"heads\"",
                                        "\"kv_heads\"", "\"head_dim\"", "\"dtype\"",
                                        "\"median_ms\"", "\"gbps\"", "\"gflops\"", "\"copy_gbps\"",
-                                       "\"kept_frac\"", "\"vrow_frac\"", "\"speedup_vs_dense\""};
+                                       "\"kept_frac\"", "\"vrow_frac\"", "\"speedup_vs_dense\"",
+                                       "\"hold\": \"delay\"", "\"hold_retries\""};
     for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
         ck_assert_msg(strstr(out, keys[i]), "JSON lacks %s: %s", keys[i], out);
     ck_assert_ptr_nonnull(strstr(out, "\"mode\": \"dense\""));

@@ -111,6 +111,28 @@ START_TEST(test_warp_shuffle_probe)
 }
 END_TEST
 
+/* host/mma.c likewise: one answer per context, no on a device without NVIDIA's attributes (PoCL)
+ * and without a build, no error left behind, and TT_DEC_MMA=0 turns it off. */
+START_TEST(test_tensor_mma_probe)
+{
+    tt_context *ctx;
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+    tt__fail(ctx, TT_ERR_INTERNAL, "earlier error");
+    const int first = tt__tensor_mma(ctx);
+    ck_assert(first == 0 || first == 1);
+    ck_assert_int_eq(tt__tensor_mma(ctx), first);
+    ck_assert_str_eq(tt_last_error(ctx), "earlier error");
+    if (!tt__nv_warp32(ctx))
+        ck_assert_int_eq(first, 0);
+    tt_context_destroy(ctx);
+    setenv("TT_DEC_MMA", "0", 1);
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+    ck_assert_int_eq(tt__tensor_mma(ctx), 0);
+    tt_context_destroy(ctx);
+    unsetenv("TT_DEC_MMA");
+}
+END_TEST
+
 /* The probe's own build and launch path, on any device: shfl.cl with its portable stand-in
  * (TT_PTX_STUB) must build with the options the probe uses and run, and the stand-in hands back
  * the caller's own value. (The probe once built without the head size common.cl requires, and so
@@ -126,6 +148,11 @@ START_TEST(test_ptx_probe_builds)
                      1);
     for (int t = 0; t < 64; t++)
         ck_assert_float_eq(got[2 * t], (float)t);
+    /* mma.cl's probe with its stand-in (which adds nothing): every lane returns C = 1, so the
+     * host's exact check of A·B + 1 would say no. */
+    ck_assert_int_eq(tt__ptx_run(ctx, "mma.cl", "-DTT_PTX_STUB", "tt_mma_probe", got, 128, 32), 1);
+    for (int i = 0; i < 128; i++)
+        ck_assert_float_eq(got[i], 1.0f);
     ck_assert_int_eq(tt__ptx_run(ctx, "no-such.cl", "", "k", got, 1, 1), 0);
     tt_context_destroy(ctx);
 }
@@ -143,6 +170,7 @@ int main(void)
     tcase_add_test(tc, test_environment_selector);
     tcase_add_test(tc, test_adopt_caller_context);
     tcase_add_test(tc, test_warp_shuffle_probe);
+    tcase_add_test(tc, test_tensor_mma_probe);
     tcase_add_test(tc, test_ptx_probe_builds);
     suite_add_tcase(s, tc);
     return tt_test_run(s);

@@ -5,7 +5,9 @@
  * tt_dec_chunk does it in one pass when the cut needs no row-wide value (dense, pre-softmax θ);
  * otherwise it stores the scores and tt_dec_pv continues after the row max/sum are known.
  * Extra compile-time parameters: CH (keys per chunk, a multiple of WG), VEC (1, 2, 4 or 8),
- * ALIGNED (0/1: K/V rows start on multiples of VEC elements); optional F16CVT, PVU (below). */
+ * ALIGNED (0/1: K/V rows start on multiples of VEC elements); optional F16CVT, PVU (below).
+ * The K pass has four forms: a thread per row (CPUs), coalesced rows summed through local memory,
+ * the same summed by warp shuffles (shfl.cl) and, fastest, tensor cores (DEC_MMA, mma.cl). */
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #if VEC == 1
@@ -134,7 +136,138 @@ typedef struct dec_args {
 #define KROWS (LANES * KCU)
 #define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
 #endif
-#if KCOAL && DEC_SHFL
+#ifndef DEC_MMA
+#define DEC_MMA 0 /* 1: K scores on tensor cores (below); fp16 K, D % 32 == 0, GROUP <= 8 */
+#endif
+#ifndef DEC_MMA_LOCAL
+#define DEC_MMA_LOCAL 0
+#endif
+#if DEC_MMA
+/* Scores on tensor cores: a warp takes 16 keys at a time and computes their dot products with
+ * the group's (up to 8) query rows as mma.m16n8k16 steps (tt_mma_16816 of mma.cl, put in the
+ * program by the host only after its probe ran correctly): A = 16 K rows × 16 dimensions in fp16
+ * as stored, B = 16 dimensions × 8 query rows, fp32 sums. The products are exact and the sums
+ * fp32; q goes in as two fp16 halves, hi + lo, so it keeps ~22 bits, after one power of two for
+ * the group brings its largest |q| to [2^13, 2^14) (no fp16 overflow; undone on the scores).
+ * A dot product does not depend on the order of its dimensions, so lane (g, t) feeds the MMA's
+ * columns 2t, 2t+1, 2t+8, 2t+9 with 4 contiguous dimensions and K loads stay 16 bytes wide:
+ * lane t of a row loads pieces 4j + t (8 dimensions each), step 2j + h uses half h of piece j.
+ * Against the shuffle path below this takes ~10× fewer instructions per K byte (no fp16
+ * conversion, no butterfly), which held the K pass under the copy rate. */
+#if DEC_MMA_LOCAL
+/* Tests on devices without tensor cores (host: TT_DEC_MMA_LOCAL=1): the same fragments meet in
+ * local memory and each lane sums its 4 results as PTX's layout defines them, so that CI checks
+ * the bookkeeping above on any device. Every work-item makes the same calls. */
+#define KPART_N (6 * WG)
+inline void dec_mma_local(__local float *x, float *c, uint a0, uint a1, uint a2, uint a3, uint b0,
+                          uint b1)
+{
+    const int t = get_local_id(0), w = t / 32 * 32, l = t % 32, g = l / 4, q = l % 4;
+    __local uint *xu = (__local uint *)x;
+    __local const half *xh = (__local const half *)x;
+    xu[6 * t] = a0, xu[6 * t + 1] = a1, xu[6 * t + 2] = a2, xu[6 * t + 3] = a3;
+    xu[6 * t + 4] = b0, xu[6 * t + 5] = b1;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int i = 0; i < 4; i++) {
+        const int m = g + 8 * (i / 2), n = 2 * q + i % 2;
+        float acc = c[i];
+        for (int kk = 0; kk < 16; kk++) {
+            const int la = w + (m % 8) * 4 + (kk % 8) / 2, ra = 2 * (kk / 8) + m / 8;
+            const int lb = w + n * 4 + (kk % 8) / 2, rb = 4 + kk / 8;
+            acc += vload_half(2 * (6 * la + ra) + kk % 2, xh) *
+                   vload_half(2 * (6 * lb + rb) + kk % 2, xh);
+        }
+        c[i] = acc;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+}
+#define MMA(c, a0, a1, a2, a3, b0, b1) dec_mma_local(kp, c, a0, a1, a2, a3, b0, b1)
+inline uint tt_mma_pack(float lo, float hi)
+{
+    ushort h[2];
+    vstore_half_rte(lo, 0, (__private half *)h);
+    vstore_half_rte(hi, 1, (__private half *)h);
+    return (uint)h[0] | (uint)h[1] << 16;
+}
+#else
+#define KPART_N WG
+#define MMA(c, a0, a1, a2, a3, b0, b1) tt_mma_16816(c, a0, a1, a2, a3, b0, b1)
+#endif
+#define NWARP (WG / 32)
+#ifndef MMA_TU
+#define MMA_TU 1 /* tiles of 16 keys per warp and round (the host sets it) */
+#endif
+inline float dec_half_round(float x)
+{
+    ushort h[1];
+    vstore_half_rte(x, 0, (__private half *)h);
+    return vload_half(0, (__private const half *)h);
+}
+inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, int j0, int nk,
+                       float scale, __local const float (*qloc)[D], __local float (*s)[CH],
+                       __local float *kp)
+{
+    const int t = get_local_id(0), w = t / 32, l = t % 32, gi = l / 4, ti = l % 4;
+    float mq = 0.0f; /* the group's largest |q| */
+    for (int x = t; x < GROUP * D; x += WG)
+        mq = fmax(mq, fabs(qloc[x / D][x % D]));
+    kp[t] = mq;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int i = 0; i < WG; i++)
+        mq = fmax(mq, kp[i]);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const int e = mq > 0.0f && mq < INFINITY ? clamp(ilogb(mq) - 13, -100, 100) : 0;
+    const float qs = ldexp(1.0f, -e), fs = scale * ldexp(1.0f, e);
+    uint qh[D / 16][2], ql[D / 16][2]; /* B fragments of every step: q's hi and lo halves */
+    for (int j = 0; j < D / 32; j++)
+        for (int h = 0; h < 2; h++) {
+            const int d0 = (4 * j + ti) * 8 + 4 * h;
+            float x[4], r[4];
+            for (int i = 0; i < 4; i++) {
+                x[i] = gi < GROUP ? qloc[gi][d0 + i] * qs : 0.0f;
+                r[i] = x[i] - dec_half_round(x[i]);
+            }
+            qh[2 * j + h][0] = tt_mma_pack(x[0], x[1]), qh[2 * j + h][1] = tt_mma_pack(x[2], x[3]);
+            ql[2 * j + h][0] = tt_mma_pack(r[0], r[1]), ql[2 * j + h][1] = tt_mma_pack(r[2], r[3]);
+        }
+    /* Every warp makes the same number of rounds (uniform for DEC_MMA_LOCAL's barriers), MMA_TU
+     * tiles of 16 keys per round with all their loads in flight together; a warp without a tile
+     * reloads the chunk's last row and stores nothing. */
+    const int ntile = (nk + 15) / 16, rounds = (ntile + NWARP * MMA_TU - 1) / (NWARP * MMA_TU);
+    for (int it = 0; it < rounds; it++) {
+        uint4 a0[MMA_TU][D / 32], a1[MMA_TU][D / 32]; /* pieces 4j + ti of rows gi and gi + 8 */
+        for (int u = 0; u < MMA_TU; u++) {
+            const int tile = (it * MMA_TU + u) * NWARP + w;
+            const int r0 = min(tile * 16 + gi, nk - 1), r1 = min(tile * 16 + gi + 8, nk - 1);
+            __global const ushort *k0 =
+                (__global const ushort *)(k + ADDR(lay, LAY_K, b, g, j0 + r0));
+            __global const ushort *k1 =
+                (__global const ushort *)(k + ADDR(lay, LAY_K, b, g, j0 + r1));
+            for (int j = 0; j < D / 32; j++) {
+                a0[u][j] = *(__global const uint4 *)(k0 + (4 * j + ti) * 8);
+                a1[u][j] = *(__global const uint4 *)(k1 + (4 * j + ti) * 8);
+            }
+        }
+        for (int u = 0; u < MMA_TU; u++) {
+            const int tile = (it * MMA_TU + u) * NWARP + w;
+            float c[4] = {0.0f, 0.0f, 0.0f, 0.0f};
+            for (int j = 0; j < D / 32; j++) {
+                const uint4 x0 = a0[u][j], x1 = a1[u][j];
+                MMA(c, x0.x, x1.x, x0.y, x1.y, qh[2 * j][0], qh[2 * j][1]);
+                MMA(c, x0.x, x1.x, x0.y, x1.y, ql[2 * j][0], ql[2 * j][1]);
+                MMA(c, x0.z, x1.z, x0.w, x1.w, qh[2 * j + 1][0], qh[2 * j + 1][1]);
+                MMA(c, x0.z, x1.z, x0.w, x1.w, ql[2 * j + 1][0], ql[2 * j + 1][1]);
+            }
+            /* c[i]: key 16 tile + gi + 8 (i / 2), head 2 ti + i % 2 */
+            for (int i = 0; i < 4; i++) {
+                const int hh = 2 * ti + i % 2, jj = tile * 16 + gi + 8 * (i / 2);
+                if (hh < GROUP && jj < nk)
+                    s[hh][jj] = c[i] * fs;
+            }
+        }
+    }
+}
+#elif KCOAL && DEC_SHFL
 /* Scores with K rows read coalesced as below, but the TPR partial dot products of a row are
  * summed inside the warp by a butterfly of shuffles (tt_shfl_xor of shfl.cl, which the host puts
  * in the program only after its probe ran correctly): each step hands half of the values to the

@@ -61,9 +61,11 @@ void bench_print_header(FILE *f, const bench_run_info *ri)
     fprintf(f, "  times: median of %d runs after %d warm-up(s), device time from OpenCL profiling "
                "events, from the end of the %s; wall = host enqueue + device\n\n",
             ri->reps, ri->warmup,
-            ri->hold == BENCH_HOLD_DELAY  ? "delay kernel that covers the host's enqueue (--hold delay)"
-            : ri->hold == BENCH_HOLD_GATE ? "stamp kernel held with the call by a user event (--hold gate)"
-                                          : "stamp kernel, not held (--hold none)");
+            ri->hold == BENCH_HOLD_DELAY
+                ? "delay kernel that covers the host's enqueue (--hold delay)"
+            : ri->hold == BENCH_HOLD_GATE
+                ? "stamp kernel held with the call by a user event (--hold gate)"
+                : "stamp kernel, not held (--hold none)");
     fprintf(f, "%-8s %-6s %5s %7s %10s %10s %8s %8s %6s %7s %9s %9s %7s\n", "impl", "mode", "keep",
             "k", "ms", "wall ms", "x dense", "bound x", "kept", "V rows", "GB/s", "GFLOP/s",
             "copy %");

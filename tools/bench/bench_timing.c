@@ -14,7 +14,8 @@ static const char bench_cl_source[] =
     "__kernel void bench_stamp(__global uint *x) { x[0] = 1; }\n"
     /* A serial chain the compiler cannot shorten (the shift makes it non-affine). */
     "__kernel void bench_delay(__global uint *x, uint iters)\n"
-    "{ uint v = x[1]; for (uint i = 0; i < iters; i++) v = v * 1664525u + (v >> 13) + 1013904223u;\n"
+    "{ uint v = x[1];\n"
+    "  for (uint i = 0; i < iters; i++) v = v * 1664525u + (v >> 13) + 1013904223u;\n"
     "  x[2] = v; }\n"
     "__kernel void bench_copy4(__global const float4 *src, __global float4 *dst, ulong n)\n"
     "{ size_t i = get_global_id(0); if (i < n) dst[i] = src[i]; }\n"
@@ -171,8 +172,8 @@ static tt_status delay_calibrate(bench_kernels *bk)
     delay_ns(bk, lo); /* first launch: the device compiles or loads the kernel */
     double t_lo = delay_ns(bk, lo), t_hi = delay_ns(bk, hi);
     if (!(t_hi > t_lo))
-        return bench_fail(TT_ERR_INTERNAL, "delay kernel: no usable profiling times (%.0f, %.0f ns)",
-                          t_lo, t_hi);
+        return bench_fail(TT_ERR_INTERNAL,
+                          "delay kernel: no usable profiling times (%.0f, %.0f ns)", t_lo, t_hi);
     bk->delay_ns_iter = (t_hi - t_lo) / (double)(hi - lo);
     return TT_SUCCESS;
 }

@@ -180,8 +180,8 @@ static void usage(void)
             "       [--compare] [--reps R] [--warmup W] [--seed S] [--hold delay|gate|none]\n"
             "       [--json] [--device SEL]\n"
             "defaults: decode, theta, N 8192, 32 / 8 heads, D 128, f16, batch 1, keep 0.1,\n"
-            "10 runs after 2 warm-ups, held by a delay kernel; --keep takes a list (one configuration\n"
-            "per fraction)\n");
+            "10 runs after 2 warm-ups, held by a delay kernel; --keep takes a list (one\n"
+            "configuration per fraction)\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -214,8 +214,8 @@ int cmd_bench(int argc, char **argv)
     /* --no-gate: the older spelling of --hold none */
     const int hold = pick("hold", cli_opt(argc, argv, "hold"), holds,
                           cli_flag(argc, argv, "no-gate") ? BENCH_HOLD_NONE : BENCH_HOLD_DELAY);
-    if (prefill < 0 || mode < 0 || dtype < 0 || place < 0 || sdc < 0 || post < 0 || calib_rule < 0 ||
-        hold < 0)
+    if (prefill < 0 || mode < 0 || dtype < 0 || place < 0 || sdc < 0 || post < 0 ||
+        calib_rule < 0 || hold < 0)
         return 2;
     const long len = cli_opt_long(argc, argv, "len", 8192);
     const long heads = cli_opt_long(argc, argv, "heads", 32);

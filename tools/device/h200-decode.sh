@@ -15,7 +15,7 @@ if [ -n "${OLD_SRC:-}" ]; then
     (cd "$OLD_SRC" && meson setup build -Dtests=disabled --buildtype=release && ninja -C build) \
         > "$OUT/build-old.log" 2>&1 || { tail -30 "$OUT/build-old.log"; exit 1; }
 fi
-[ "${SELFTEST:-1}" = 1 ] && { timeout 200 $tt selftest > "$OUT/selftest.txt" 2>&1; tail -1 "$OUT/selftest.txt"; }
+[ "${SELFTEST:-1}" = 1 ] && { timeout 400 $tt selftest > "$OUT/selftest.txt" 2>&1; tail -1 "$OUT/selftest.txt"; }
 J="$OUT/dec.jsonl"; : > "$J"
 shapes=${SHAPES:-"16384:1 32768:1 32768:8"}
 vars=("base=" "$@"); [ -n "${OLD_SRC:-}" ] && vars=("old=" "${vars[@]}")
@@ -35,9 +35,9 @@ for var in "${vars[@]}"; do
 done > "$OUT/ptx.txt" 2>&1
 # Which variants' programs hold the PTX shuffles (a probe that silently says no shows up here).
 for var in "${vars[@]}"; do
-    echo "${var%%=*}: $(grep -l shfl.sync -r /tmp/ttc-${var%%=*} 2>/dev/null | wc -l) program(s) with shfl.sync"
+    echo "${var%%=*}: $(grep -l shfl.sync -r /tmp/ttc-${var%%=*} 2>/dev/null | wc -l) program(s) with shfl.sync, $(grep -l mma.sync -r /tmp/ttc-${var%%=*} 2>/dev/null | wc -l) with mma.sync"
 done >> "$OUT/ptx.txt"
-timeout 150 python3 tools/device/sdpa_bench.py > "$OUT/sdpa.jsonl" 2>&1
+if [ "${SDPA:-1}" = 1 ]; then timeout 150 python3 tools/device/sdpa_bench.py > "$OUT/sdpa.jsonl" 2>&1; else : > "$OUT/sdpa.jsonl"; fi
 python3 - "$J" "$OUT/sdpa.jsonl" > "$OUT/dec.txt" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.startswith('{')]

@@ -1,0 +1,62 @@
+/* mma.c — host side of kernels/decode/mma.cl: decides once per context whether the device runs
+ * the tensor-core multiply-add written as inline PTX. Only NVIDIA devices with 32-wide warps and
+ * compute capability 8 or later are asked, and the probe kernel must return the exact product;
+ * anything else (a build failure included) means no, and decode keeps its other K paths. Like
+ * shfl.c, a failed probe never leaves its log as the caller's last error. TT_DEC_MMA=0: never. */
+#include "internal.h"
+#include <stdlib.h>
+#include <string.h>
+
+#define TT_CL_DEVICE_CC_MAJOR_NV 0x4000 /* cl_nv_device_attribute_query */
+
+/* tt_mma_probe: lane l's result i is (A·B + 1)[l / 4 + 8 (i / 2)][2 (l % 4) + i % 2]. */
+static int probe(tt_context *ctx)
+{
+    float got[128];
+    if (!tt__ptx_run(ctx, "mma.cl", "", "tt_mma_probe", got, 128, 32))
+        return 0;
+    for (int l = 0; l < 32; l++)
+        for (int i = 0; i < 4; i++) {
+            const int m = l / 4 + 8 * (i / 2), n = 2 * (l % 4) + i % 2;
+            float want = 1.0f;
+            for (int k = 0; k < 16; k++)
+                want += (float)((3 * m + 5 * k) % 7 - 3) * (float)((2 * k + 7 * n) % 5 - 2);
+            if (got[4 * l + i] != want)
+                return 0;
+        }
+    return 1;
+}
+
+int tt__tensor_mma(tt_context *ctx)
+{
+    pthread_mutex_lock(&ctx->lock);
+    const int known = ctx->mma_state;
+    pthread_mutex_unlock(&ctx->lock);
+    if (known)
+        return known == 2;
+    cl_uint major = 0;
+    const char *e = getenv("TT_DEC_MMA"); /* 0: never (experiments, comparisons) */
+    int ok = !(e && *e == '0') && tt__nv_warp32(ctx) &&
+             clGetDeviceInfo(ctx->device, TT_CL_DEVICE_CC_MAJOR_NV, sizeof major, &major,
+                             NULL) == CL_SUCCESS &&
+             major >= 8;
+    if (ok) {
+        char *saved = malloc(sizeof ctx->message);
+        if (saved) {
+            pthread_mutex_lock(&ctx->lock);
+            memcpy(saved, ctx->message, sizeof ctx->message);
+            pthread_mutex_unlock(&ctx->lock);
+        }
+        ok = probe(ctx);
+        if (saved) {
+            pthread_mutex_lock(&ctx->lock);
+            memcpy(ctx->message, saved, sizeof ctx->message);
+            pthread_mutex_unlock(&ctx->lock);
+            free(saved);
+        }
+    }
+    pthread_mutex_lock(&ctx->lock);
+    ctx->mma_state = ok ? 2 : 1;
+    pthread_mutex_unlock(&ctx->lock);
+    return ok;
+}
