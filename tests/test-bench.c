@@ -234,6 +234,16 @@ START_TEST(test_cli)
         ck_assert_msg(strstr(out, keys[i]), "JSON lacks %s: %s", keys[i], out);
     ck_assert_ptr_nonnull(strstr(out, "\"mode\": \"dense\""));
     ck_assert_ptr_nonnull(strstr(out, "\"mode\": \"theta\""));
+    /* The older timing schemes stay selectable and say which one timed the run. */
+    static const char *const holds[] = {"gate", "none"};
+    for (int i = 0; i < 2; i++) {
+        char args[160], want[32];
+        snprintf(args, sizeof args, "--op decode --mode dense --len 128 --heads 2 --kv-heads 1 "
+                 "--head-dim 16 --dtype f32 --reps 1 --json --hold %s", holds[i]);
+        snprintf(want, sizeof want, "\"hold\": \"%s\"", holds[i]);
+        ck_assert_int_eq(run_bench(args), 0);
+        ck_assert_msg(strstr(slurp(), want), "--hold %s: %s", holds[i], slurp());
+    }
     remove(outfile);
 }
 END_TEST
