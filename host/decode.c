@@ -233,21 +233,22 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const char *esl = getenv("TT_DEC_SHFL_LOCAL");
     const int shfl_local = !shfl && shfl_ok && esl && *esl == '1';
     /* K scores on tensor cores (mma.c) where the device runs PTX's mma.m16n8k16: fp16 K whose
-     * rows start on 16-byte boundaries, head sizes that are multiples of 32, at most 8 query
+     * rows start on 16-byte boundaries, head sizes 32, 64, 96 or 128 (larger ones would hold
+     * q's fragments and the K tiles in more registers than measured), at most 8 query
      * heads per KV head, whole warps. H200, 32K keys, batch 8, in one call: see
      * docs/PERFORMANCE.md, session of 2026-12-04. TT_DEC_MMA_LOCAL=1 runs the same bookkeeping
      * with the multiply-add emulated through local memory (tests on any device). */
     int al8 = s->kv_dtype == TT_DTYPE_F16;
     for (int x = LAY_K_; x < LAY_K_ + 8; x++)
         al8 = al8 && plan->layout[x] % 8u == 0;
-    const int mma_fits = al8 && D % 32 == 0 && group <= 8 && wg % 32 == 0;
+    const int mma_fits = al8 && D % 32 == 0 && D <= 128 && group <= 8 && wg % 32 == 0;
     const char *eml = getenv("TT_DEC_MMA_LOCAL");
     const int mma = mma_fits && !(eml && *eml == '1') && tt__tensor_mma(ctx);
     const int mma_local = mma_fits && !mma && eml && *eml == '1';
     /* Tiles of 16 keys per warp and round in the tensor-core path: all their K loads are in
      * flight together, TU·D/4 registers. H200, 32K keys, batch 8: 1 / 2 / 4 tiles dense 0.3066 /
      * 0.3011 / 0.3008 ms, Top-θ 0.2172 / 0.2114 / 0.2103 ms (one call). */
-    const int mma_tu = D >= 256 ? 2 : 4;
+    const int mma_tu = 4;
     const char *defs = getenv("TT_DEC_DEFS");
     char opts[480];
     snprintf(opts, sizeof opts,
