@@ -1,11 +1,13 @@
 #!/bin/bash
 # GPU-machine decode experiments for issue 4: builds, runs the decode cases of the selftest, then
 # own dense vs Top-θ decode (keep 0.05, V rows ≈ 0.2) at 16K/32K, batch 1/8, fp16, under the
-# launch variants given as "NAME=ENV..." arguments (e.g. "wg128=TT_WG=128"), and PyTorch SDPA for
+# launch variants given as "NAME=ENV..." arguments (e.g. "pvu4=TT_DEC_PVU=4"), and PyTorch SDPA for
 # the same shapes (HEADS=N: N query heads over the 8 KV heads). OLD_SRC=DIR also builds that
 # source tree (e.g. `git archive` of an earlier commit) and benches it as variant "old", side by
 # side; a further variant named old* ("old2=") runs that tree again, against run-order effects.
 # Each variant gets its own program cache, whose PTX register/spill report goes to $OUT/ptx.txt.
+# A variant's " -- " part goes to bench as arguments ("gate=-- --hold gate"). SDPA=0 skips
+# PyTorch, SELFTEST=0 the selftest (400 s limit: with a cold program cache it takes ~3 minutes).
 # Also stages the first half of the SmolLM2 GGUF for h200-fidelity.sh. Results: $OUT/dec.jsonl
 # (labelled bench lines), $OUT/dec.txt.
 set -uo pipefail
