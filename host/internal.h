@@ -90,6 +90,12 @@ int tt__warp_shuffle(tt_context *ctx);
  * once per context by a probe kernel (mma.c). */
 int tt__tensor_mma(tt_context *ctx);
 
+/* shfl.c: the once-per-context answer of a PTX probe kept in *state (0 unknown, 1 no, 2 yes,
+ * guarded by ctx->lock): no when $off_env is "0" or eligible says no, else run's answer; the
+ * probe's build errors never replace the caller's last error. */
+int tt__probe_once(tt_context *ctx, int *state, const char *off_env,
+                   int (*eligible)(tt_context *), int (*run)(tt_context *));
+
 /* 1 when the device reports 32-wide warps through cl_nv_device_attribute_query (shfl.c). */
 int tt__nv_warp32(const tt_context *ctx);
 

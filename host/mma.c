@@ -4,8 +4,6 @@
  * anything else (a build failure included) means no, and decode keeps its other K paths. Like
  * shfl.c, a failed probe never leaves its log as the caller's last error. TT_DEC_MMA=0: never. */
 #include "internal.h"
-#include <stdlib.h>
-#include <string.h>
 
 #define TT_CL_DEVICE_CC_MAJOR_NV 0x4000 /* cl_nv_device_attribute_query */
 
@@ -27,36 +25,17 @@ static int probe(tt_context *ctx)
     return 1;
 }
 
+/* 32-wide warps and compute capability 8 or later (mma.m16n8k16 needs sm_80). */
+static int eligible(tt_context *ctx)
+{
+    cl_uint major = 0;
+    return tt__nv_warp32(ctx) &&
+           clGetDeviceInfo(ctx->device, TT_CL_DEVICE_CC_MAJOR_NV, sizeof major, &major, NULL) ==
+               CL_SUCCESS &&
+           major >= 8;
+}
+
 int tt__tensor_mma(tt_context *ctx)
 {
-    pthread_mutex_lock(&ctx->lock);
-    const int known = ctx->mma_state;
-    pthread_mutex_unlock(&ctx->lock);
-    if (known)
-        return known == 2;
-    cl_uint major = 0;
-    const char *e = getenv("TT_DEC_MMA"); /* 0: never (experiments, comparisons) */
-    int ok = !(e && *e == '0') && tt__nv_warp32(ctx) &&
-             clGetDeviceInfo(ctx->device, TT_CL_DEVICE_CC_MAJOR_NV, sizeof major, &major,
-                             NULL) == CL_SUCCESS &&
-             major >= 8;
-    if (ok) {
-        char *saved = malloc(sizeof ctx->message);
-        if (saved) {
-            pthread_mutex_lock(&ctx->lock);
-            memcpy(saved, ctx->message, sizeof ctx->message);
-            pthread_mutex_unlock(&ctx->lock);
-        }
-        ok = probe(ctx);
-        if (saved) {
-            pthread_mutex_lock(&ctx->lock);
-            memcpy(ctx->message, saved, sizeof ctx->message);
-            pthread_mutex_unlock(&ctx->lock);
-            free(saved);
-        }
-    }
-    pthread_mutex_lock(&ctx->lock);
-    ctx->mma_state = ok ? 2 : 1;
-    pthread_mutex_unlock(&ctx->lock);
-    return ok;
+    return tt__probe_once(ctx, &ctx->mma_state, "TT_DEC_MMA", eligible, probe);
 }

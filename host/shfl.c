@@ -69,15 +69,16 @@ static int probe(tt_context *ctx)
     return ok;
 }
 
-int tt__warp_shuffle(tt_context *ctx)
+int tt__probe_once(tt_context *ctx, int *state, const char *off_env,
+                   int (*eligible)(tt_context *), int (*run)(tt_context *))
 {
     pthread_mutex_lock(&ctx->lock);
-    const int known = ctx->shfl_state;
+    const int known = *state;
     pthread_mutex_unlock(&ctx->lock);
     if (known)
         return known == 2;
-    const char *e = getenv("TT_DEC_SHFL"); /* 0: never (experiments, comparisons) */
-    int ok = !(e && *e == '0') && tt__nv_warp32(ctx);
+    const char *e = getenv(off_env); /* 0: never (experiments, comparisons) */
+    int ok = !(e && *e == '0') && eligible(ctx);
     if (ok) {
         char *saved = malloc(sizeof ctx->message);
         if (saved) {
@@ -85,7 +86,7 @@ int tt__warp_shuffle(tt_context *ctx)
             memcpy(saved, ctx->message, sizeof ctx->message);
             pthread_mutex_unlock(&ctx->lock);
         }
-        ok = probe(ctx);
+        ok = run(ctx);
         if (saved) {
             pthread_mutex_lock(&ctx->lock);
             memcpy(ctx->message, saved, sizeof ctx->message);
@@ -94,7 +95,17 @@ int tt__warp_shuffle(tt_context *ctx)
         }
     }
     pthread_mutex_lock(&ctx->lock);
-    ctx->shfl_state = ok ? 2 : 1;
+    *state = ok ? 2 : 1;
     pthread_mutex_unlock(&ctx->lock);
     return ok;
+}
+
+static int nv_warp32(tt_context *ctx)
+{
+    return tt__nv_warp32(ctx);
+}
+
+int tt__warp_shuffle(tt_context *ctx)
+{
+    return tt__probe_once(ctx, &ctx->shfl_state, "TT_DEC_SHFL", nv_warp32, probe);
 }
