@@ -48,7 +48,7 @@ int tt__decode_eligible(const tt_context *ctx, const tt_attn_shape *s, int wg)
 
 typedef struct {
     cl_mem lay, scores, part_m, part_z, part_acc, part_ms, part_ds, part_dm, part_kept,
-        part_union, rowinfo, thetas, dhats, vmean;
+        part_union, rowinfo, thetas, dhats, vmean, done;
 } dec_bufs;
 
 static cl_mem mkbuf(tt_context *ctx, size_t bytes, const void *host, tt_status *st)
@@ -203,7 +203,10 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     if (ep && atoi(ep) > 0)
         pvu = atoi(ep);
     const int nc = (s->kv_len + ch - 1) / ch;
-    TT_RETURN_IF(ctx, (size_t)nc * 4 + 16u * wg > ctx->info.local_mem_size, TT_ERR_LOCAL_MEMORY,
+    const size_t rseg = wg >= 8 ? 8u : (size_t)wg; /* RED_N(3 * GROUP) of decode.cl */
+    const size_t merge_red = 3u * (size_t)group * ((size_t)wg + 2u * rseg);
+    TT_RETURN_IF(ctx, ((size_t)group * nc + merge_red) * 4u > ctx->info.local_mem_size,
+                 TT_ERR_LOCAL_MEMORY,
                  "decode: %d chunks of %d keys need more local memory in the merge than the device "
                  "has; raise the chunk length (TOPTHETA_TUNE=CHUNK=...)", nc, ch);
     const int kind = p->mode == TT_MODE_DENSE || s->kv_len <= plan->k_eff || plan->k_eff <= 0
@@ -249,15 +252,28 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * flight together, TU·D/4 registers. H200, 32K keys, batch 8: 1 / 2 / 4 tiles dense 0.3066 /
      * 0.3011 / 0.3008 ms, Top-θ 0.2172 / 0.2114 / 0.2103 ms (one call). */
     const int mma_tu = 4;
+    /* The merge inside tt_dec_chunk (DEC_FUSE, decode.cl): one launch less, and the merges overlap
+     * the other work-groups' loads. Only where one work-group's fenced writes are known to be
+     * seen by another that follows it through an atomic counter: devices that run PTX
+     * (membar.gl; the shuffle probe says so). TT_DEC_FUSE=0 never; =1 on any device, with
+     * OpenCL's global fence elsewhere (coherent CPU devices: tests). Not for the two-pass paths
+     * (store), nor when the merge's rescale factors (GROUP per chunk) would not fit the score
+     * buffer it reuses (more chunks than CH). */
+    const char *ef = getenv("TT_DEC_FUSE");
+    const int ptx = tt__warp_shuffle(ctx);
+    const int fuse = store || nc > ch || (ef && *ef == '0') ? 0
+                     : ptx                                 ? 2
+                     : ef && *ef == '1'                    ? 1
+                                                           : 0;
     const char *defs = getenv("TT_DEC_DEFS");
     char opts[480];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d "
              "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d -DDEC_SHFL_LOCAL=%d -DDEC_MMA=%d "
-             "-DDEC_MMA_LOCAL=%d -DMMA_TU=%d %s",
+             "-DDEC_MMA_LOCAL=%d -DMMA_TU=%d -DDEC_FUSE=%d %s",
              D, group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
              ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
-             shfl || shfl_local, shfl_local, mma || mma_local, mma_local, mma_tu,
+             shfl || shfl_local, shfl_local, mma || mma_local, mma_local, mma_tu, fuse,
              defs ? defs : "");
     const char *srcs[6];
     int n_src = 0;
@@ -303,16 +319,17 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
                              rows * nchk * D * 4, rows * nchk * 4, rows * nchk * 4,
                              rows * nchk * 4, rows * nchk * 4, (size_t)B * G * nchk * 4,
                              kind == 2 ? rows * RI_N * 4 : 0,
-                             use_vmc && !vsum ? (size_t)B * G * D * 4 : 0};
+                             use_vmc && !vsum ? (size_t)B * G * D * 4 : 0,
+                             fuse ? (size_t)B * G * 4 : 0};
     tt__scratch_set scr;
     if (st == TT_SUCCESS)
-        st = tt__scratch_acquire(ctx, queue, sbytes, 11, &scr);
+        st = tt__scratch_acquire(ctx, queue, sbytes, 12, &scr);
     else
         memset(&scr, 0, sizeof scr);
     cl_mem *const sm = scr.mem;
     b.scores = sm[0], b.part_m = sm[1], b.part_z = sm[2], b.part_acc = sm[3], b.part_ms = sm[4];
     b.part_ds = sm[5], b.part_dm = sm[6], b.part_kept = sm[7], b.part_union = sm[8];
-    b.rowinfo = sm[9], b.vmean = sm[10];
+    b.rowinfo = sm[9], b.vmean = sm[10], b.done = sm[11];
     /* In an in-order queue the kernels follow each other anyway; explicit event waits between
      * them cost a host round trip on some drivers (measured ~40 us gaps on the H200). */
     cl_command_queue_properties qprops = 0;
@@ -323,8 +340,8 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
 #define PREV (chain ? &ev[n_ev - 1] : NULL)
 
     cl_kernel kc = NULL, ksel = NULL, kpv = NULL, km = NULL, kvm = NULL;
-    cl_event ev[5];
-    const char *ev_name[5];
+    cl_event ev[6];
+    const char *ev_name[6];
     int n_ev = 0;
     const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
     const int kv_len = s->kv_len, one = 1, zero = 0, mode = (int)p->mode, place = (int)p->placement;
@@ -332,6 +349,17 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const float lambda = p->sdc_lambda;
     const cl_mem null_mem = NULL;
     const size_t bg = (size_t)B * G;
+    /* The fused merge's counters return to 0 at the end of every launch; a new buffer starts so. */
+    if (st == TT_SUCCESS && b.done && (scr.fresh & 1u << 11)) {
+        const cl_uint zero_u = 0;
+        cl_int err = clEnqueueFillBuffer(queue, b.done, &zero_u, sizeof zero_u, 0, bg * 4,
+                                         num_wait, wait_list, &ev[n_ev]);
+        if (err != CL_SUCCESS)
+            st = tt__fail(ctx, (tt_status)err, "decode: clearing the merge counters: %s",
+                          tt_status_name(err));
+        else
+            ev_name[n_ev++] = "clear";
+    }
     if (st == TT_SUCCESS && b.vmean) { /* VMC without a running sum: O(n·d) means, once */
         if (!(st = tt__create_kernel(ctx, prog, "tt_vmean", &kvm))) {
             ARGS(&v->buf, &b.lay, &G, &one, &kv_len, &B, &null_mem, &zero, &b.vmean)
@@ -341,7 +369,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         }
         if (!st)
             st = launch(ctx, queue, kvm, "tt_vmean", (size_t)(D + wg - 1) / wg * wg, bg, wg,
-                        num_wait, wait_list, &ev[n_ev]);
+                        n_ev ? (cl_uint)chain : num_wait, n_ev ? PREV : wait_list, &ev[n_ev]);
         if (!st)
             ev_name[n_ev++] = "tt_vmean";
     }
@@ -349,10 +377,12 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     if (st == TT_SUCCESS && !(st = tt__create_kernel(ctx, prog, "tt_dec_chunk", &kc))) {
         ARGS(&q->buf, &k->buf, &v->buf, argv_, &H, &kv_len, &nc, &scale, &store, &kind, &place,
              &b.thetas, &vsum_adv, &b.scores, &b.part_m, &b.part_z, &b.part_acc, &b.part_ms,
-             &b.part_ds, &b.part_dm, &b.part_kept, &b.part_union)
-        size_t sz[] = {M_, M_, M_, args_size, I_, I_, I_, F_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_};
+             &b.part_ds, &b.part_dm, &b.part_kept, &b.part_union, &sdc, &lambda, &use_vmc,
+             &b.dhats, &b.vmean, &o->buf, &stats, &B, &b.done)
+        size_t sz[] = {M_, M_, M_, args_size, I_, I_, I_, F_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_,
+                       I_, F_, I_, M_, M_, M_, M_, I_, M_};
         (void)sizes_;
-        st = set_args(ctx, kc, "tt_dec_chunk", 22, sz, vals_);
+        st = set_args(ctx, kc, "tt_dec_chunk", 31, sz, vals_);
         if (!st)
             st = launch(ctx, queue, kc, "tt_dec_chunk", nchk * wg, bg, wg,
                         n_ev ? (cl_uint)chain : num_wait, n_ev ? PREV : wait_list,
@@ -385,16 +415,16 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         if (!st)
             ev_name[n_ev++] = "tt_dec_pv";
     }
-    if (st == TT_SUCCESS && !(st = tt__create_kernel(ctx, prog, "tt_dec_merge", &km))) {
+    if (st == TT_SUCCESS && !fuse && !(st = tt__create_kernel(ctx, prog, "tt_dec_merge", &km))) {
         ARGS(argv_, &H, &kv_len, &nc, &kind, &place, &sdc, &lambda, &use_vmc, &b.thetas, &b.dhats,
              &b.rowinfo, &vsum, &have_vsum, &b.vmean, &b.part_acc, &b.part_ms, &b.part_ds,
              &b.part_dm, &b.part_kept, &b.part_union, &o->buf, &stats, &B, NULL)
         size_t sz[] = {args_size, I_, I_, I_, I_, I_, I_, F_, I_, M_, M_, M_, M_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, I_,
-                       nchk * sizeof(float)};
+                       (size_t)group * nchk * sizeof(float)};
         (void)sizes_;
         st = set_args(ctx, km, "tt_dec_merge", 25, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, km, "tt_dec_merge", wg, rows, wg, (cl_uint)chain, PREV,
+            st = launch(ctx, queue, km, "tt_dec_merge", wg, bg, wg, (cl_uint)chain, PREV,
                         &ev[n_ev]);
         if (!st)
             ev_name[n_ev++] = "tt_dec_merge";

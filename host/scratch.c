@@ -61,6 +61,7 @@ tt_status tt__scratch_acquire(tt_context *ctx, cl_command_queue queue, const siz
             continue;
         if (!p) {
             set->mem[i] = create(ctx, bytes[i], &st);
+            set->fresh |= 1u << i;
             continue;
         }
         if (p->cap[i] < bytes[i]) { /* grow: the old buffer's pending users keep it alive */
@@ -71,6 +72,7 @@ tt_status tt__scratch_acquire(tt_context *ctx, cl_command_queue queue, const siz
             size_t want = bytes[i] + bytes[i] / 4; /* headroom for a growing KV length */
             if ((p->mem[i] = create(ctx, want, &st)) != NULL)
                 p->cap[i] = want;
+            set->fresh |= 1u << i;
         }
         set->mem[i] = p->mem[i];
     }

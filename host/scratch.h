@@ -10,6 +10,7 @@
 typedef struct tt__scratch_set {
     cl_mem mem[TT_SCRATCH_SLOTS];
     tt__scratch *pool; /* NULL: per-call buffers, released by tt__scratch_release */
+    unsigned fresh;    /* bit i: mem[i] was created by this acquire (contents undefined) */
 } tt__scratch_set;
 
 /* Takes n (<= TT_SCRATCH_SLOTS) read-write buffers. They come from the queue's pool when the queue

@@ -609,6 +609,42 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     }
 }
 
+/* DEC_FUSE (store == 0 only): the work-group that completes a (sequence, KV head)'s last chunk
+ * merges it (dec_merge_group, decode_merge.cl). Each work-group publishes its partials with a
+ * device-wide fence, then counts itself in done[bg]; the last one in reads the others' partials
+ * past its L1 cache (volatile) and resets the counter for the next call. 1: OpenCL's global
+ * fence (coherent devices such as CPUs; tests), 2: PTX membar.gl (NVIDIA, where OpenCL 1.2
+ * promises nothing between work-groups but the hardware orders a fenced write before the atomic). */
+#ifndef DEC_FUSE
+#define DEC_FUSE 0
+#endif
+#if DEC_FUSE
+#define MQ volatile
+#else
+#define MQ
+#endif
+#if DEC_FUSE == 2
+inline void dec_fence(void)
+{
+    asm volatile("membar.gl;" ::: "memory");
+}
+#else
+inline void dec_fence(void)
+{
+    mem_fence(CLK_GLOBAL_MEM_FENCE);
+}
+#endif
+void dec_merge_group(dec_args args, int b, int g, int n_heads, int kv_len, int n_chunks, int kind,
+                     int placement, int sdc, float lambda, int vmc,
+                     __global const float *th_buf, __global const float *dh_buf,
+                     __global const float *rowinfo, MQ __global const float *vsum,
+                     int have_vsum, __global const float *vmean,
+                     MQ __global const float *part_acc, MQ __global const float *part_ms,
+                     MQ __global const float *part_ds, MQ __global const float *part_dm,
+                     MQ __global const uint *part_kept, MQ __global const uint *part_union,
+                     __global float *o, __global uint *stats, int batch, __local float *fc,
+                     __local float *red);
+
 /* Pass 1. store != 0: write the chunk's scores and (max, Σ exp) partials and stop (post-softmax,
  * max-relative, top-k). store == 0: finish the chunk here against its own max (dense, pre). */
 __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
@@ -619,12 +655,18 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
                            __global float *part_m, __global float *part_z,
                            __global float *part_acc, __global float *part_ms,
                            __global float *part_ds, __global float *part_dm,
-                           __global uint *part_kept, __global uint *part_union)
+                           __global uint *part_kept, __global uint *part_union,
+                           int sdc, float lambda, int vmc, __global const float *dh_buf,
+                           __global const float *vmean, __global float *o,
+                           __global uint *stats, int batch, __global uint *done)
 {
     const int t = get_local_id(0), c = get_group_id(0), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int j0 = c * CH, nk = min(CH, kv_len - j0);
     DEC_LAY
+#if DEC_FUSE
+    __local int last;
+#endif
     __local float qloc[GROUP][D];
     __local float s[GROUP][CH];
     __local int scan[RSTR + RSEG];
@@ -669,6 +711,22 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
         dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, uni, scan, idx,
                      n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept,
                      part_union);
+#if DEC_FUSE /* the host fuses only when n_chunks <= CH, so the rescale factors fit in s */
+        dec_fence();
+        barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+        if (t == 0)
+            last = atomic_inc(&done[bg]) == (uint)(n_chunks - 1);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (last) {
+            dec_fence();
+            dec_merge_group(args, b, g, n_heads, kv_len, n_chunks, kind, placement, sdc, lambda,
+                            vmc, th_buf, dh_buf, NULL, vsum, vsum != NULL, vmean, part_acc,
+                            part_ms, part_ds, part_dm, part_kept, part_union, o, stats, batch,
+                            &s[0][0], uni);
+            if (t == 0)
+                done[bg] = 0u; /* every chunk of this launch has counted: ready for the next */
+        }
+#endif
     }
 }
 

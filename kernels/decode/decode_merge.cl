@@ -1,9 +1,145 @@
-/* decode_merge.cl — last decode pass: one work-group per (sequence, query head) combines the chunk
- * partials (rescaled to the row max) in parallel — chunks spread over the threads, several loads
- * in flight per thread, since a serial walk over the chunks is latency-bound on GPUs — applies SDC
- * or the true softmax denominator and V-mean compensation, writes the output row and the row's
- * statistics. The running V sum was already advanced by tt_dec_chunk (the work-group holding the
- * new row), so v̄ = vsum / n costs O(d). fc is local scratch of n_chunks floats. */
+/* decode_merge.cl — last decode step: one work-group per (sequence, KV head) combines the chunk
+ * partials of the group's query heads (rescaled to each row's max), applies SDC or the true
+ * softmax denominator and V-mean compensation, writes the output rows and the statistics. It runs
+ * as its own kernel (tt_dec_merge) or, with DEC_FUSE, inside tt_dec_chunk: the work-group that
+ * finishes a group's last chunk merges it, which saves a launch and overlaps the merges with the
+ * other work-groups' loads. The running V sum was already advanced by the chunk holding row n-1. */
+
+#define MV (D % 4 == 0 ? 4 : 1) /* floats per accumulator load */
+#define DV (D / MV)
+#define MU 8 /* independent loads in flight per thread: a walk over the chunks is latency-bound */
+#if MV == 4
+typedef float4 mvec;
+#define MV_AT(vv, i) ((i) == 0 ? (vv).x : (i) == 1 ? (vv).y : (i) == 2 ? (vv).z : (vv).w)
+#else
+typedef float mvec;
+#define MV_AT(vv, i) (vv)
+#endif
+
+/* fc: GROUP * n_chunks floats; red: RED_N(3 * GROUP) floats (both local scratch). Declared in
+ * decode.cl, whose tt_dec_chunk calls it under DEC_FUSE. */
+void dec_merge_group(dec_args args, int b, int g, int n_heads, int kv_len, int n_chunks, int kind,
+                     int placement, int sdc, float lambda, int vmc,
+                     __global const float *th_buf, __global const float *dh_buf,
+                     __global const float *rowinfo, MQ __global const float *vsum,
+                     int have_vsum, __global const float *vmean,
+                     MQ __global const float *part_acc, MQ __global const float *part_ms,
+                     MQ __global const float *part_ds, MQ __global const float *part_dm,
+                     MQ __global const uint *part_kept, MQ __global const uint *part_union,
+                     __global float *o, __global uint *stats, int batch, __local float *fc,
+                     __local float *red)
+{
+    const int t = get_local_id(0), n_kv = n_heads / GROUP, bg = b * n_kv + g, nc = n_chunks;
+    const int row0 = b * n_heads + g * GROUP, n = kv_len;
+    DEC_LAY
+    /* Row maxima over the chunks' reference maxima, then rescale factors and the sums. */
+    float m[GROUP];
+    for (int hh = 0; hh < GROUP; hh++)
+        m[hh] = -INFINITY;
+    for (int c = t; c < nc; c += WG)
+        for (int hh = 0; hh < GROUP; hh++)
+            m[hh] = fmax(m[hh], part_ms[PIDX(row0 + hh, c)]);
+    dec_max(red, m, GROUP);
+    float sums[3 * GROUP], uni = 0.0f; /* kept sum, dropped sum, kept count; union size */
+    for (int x = 0; x < 3 * GROUP; x++)
+        sums[x] = 0.0f;
+    for (int c = t; c < nc; c += WG) {
+        for (int hh = 0; hh < GROUP; hh++) {
+            const size_t pi = PIDX(row0 + hh, c);
+            const float mc = part_ms[pi], f = mc == -INFINITY ? 0.0f : exp(mc - m[hh]);
+            fc[hh * nc + c] = f;
+            sums[hh] += part_ds[pi] * f;
+            sums[GROUP + hh] += part_dm[pi] * f;
+            sums[2 * GROUP + hh] += (float)part_kept[pi]; /* counts < 2^24: exact */
+        }
+        uni += (float)part_union[(size_t)bg * nc + c];
+    }
+    dec_sum(red, sums, 3 * GROUP);
+    dec_sum(red, &uni, 1);
+
+    float inv[GROUP], rest[GROUP];
+    for (int hh = 0; hh < GROUP; hh++) {
+        const int h = g * GROUP + hh;
+        const float dsum = sums[hh], dmiss = sums[GROUP + hh];
+        float denom;
+        if (kind == 0) {
+            denom = dsum;
+        } else if (kind == 1 && placement == PLACE_POST) {
+            denom = dsum + dmiss; /* the full softmax sum: kept weights are true probabilities */
+        } else {
+            float miss = 0.0f;
+            if (sdc == SDC_EXACT) {
+                miss = dmiss;
+            } else if (sdc == SDC_EXPTH) {
+                float th = kind == 2 ? rowinfo[(size_t)(row0 + hh) * RI_N + RI_TH] : DEC_THETA(h);
+                float th_s = (kind == 1 && placement == PLACE_REL) ? m[hh] + th : th;
+                miss = (float)(n - (int)sums[2 * GROUP + hh]) * exp(th_s - m[hh]);
+            } else if (sdc == SDC_OFFLINE) {
+                miss = DEC_DHAT(h);
+            }
+            denom = dsum + lambda * miss;
+        }
+        inv[hh] = (dsum > 0.0f && denom > 0.0f) ? 1.0f / denom : 0.0f;
+        rest[hh] = 1.0f - dsum * inv[hh];
+    }
+    const int use_vmc = vmc && kind != 0;
+
+    /* Accumulators: a unit is (head, MV dimensions); cgf groups of threads split the chunks when
+     * there are fewer units than threads, and their partial vectors meet in red. */
+    const int units = GROUP * DV, cgf = units >= WG ? 1 : WG / units, span = WG / cgf;
+    const int lu = t % span, cg = t / span;
+    for (int p = 0; p * span < units; p++) { /* the same count in every thread (barriers) */
+        const int u = p * span + lu, hh = u / DV, dv = u % DV;
+        const int active = cg < cgf && u < units;
+        mvec a[MU];
+        for (int k = 0; k < MU; k++)
+            a[k] = (mvec)(0.0f);
+        if (active) {
+            MQ __global const mvec *pa =
+                (MQ __global const mvec *)(part_acc + PIDX(row0 + hh, 0) * D) + dv;
+            for (int c = cg; c < nc; c += MU * cgf)
+                for (int k = 0; k < MU; k++) {
+                    const int cu = c + k * cgf; /* predicated, so k stays a constant index */
+                    if (cu < nc)
+                        a[k] += pa[(size_t)cu * DV] * fc[hh * nc + cu];
+                }
+        }
+        mvec acc = a[0];
+        for (int k = 1; k < MU; k++)
+            acc += a[k];
+        float out[MV];
+        for (int i = 0; i < MV; i++) {
+            out[i] = MV_AT(acc, i);
+            if (cgf > 1) {
+                barrier(CLK_LOCAL_MEM_FENCE);
+                red[t] = out[i];
+                barrier(CLK_LOCAL_MEM_FENCE);
+                for (int x = 1; x < cgf; x++)
+                    out[i] += red[x * span + lu];
+            }
+        }
+        if (active && cg == 0) {
+            const int h = g * GROUP + hh;
+            const uint ob = ADDR(lay, LAY_O, b, h, 0);
+            for (int i = 0; i < MV; i++) {
+                const int d = dv * MV + i;
+                float r = out[i] * inv[hh];
+                if (use_vmc)
+                    r += rest[hh] * (have_vsum ? vsum[(size_t)bg * D + d] / (float)n
+                                               : vmean[(size_t)bg * D + d]);
+                o[ob + d] = m[hh] == -INFINITY ? NAN : r;
+            }
+        }
+    }
+    if (t == 0 && stats) {
+        for (int hh = 0; hh < GROUP; hh++)
+            stats[row0 + hh] = (uint)sums[2 * GROUP + hh];
+        stats[(size_t)batch * n_heads + bg] = (uint)uni;
+    }
+}
+
+/* The merge as a kernel of its own: one work-group per (sequence, KV head); fc is local scratch
+ * of GROUP * n_chunks floats. */
 __kernel void tt_dec_merge(dec_args args, int n_heads, int kv_len, int n_chunks, int kind,
                            int placement, int sdc, float lambda, int vmc,
                            __global const float *th_buf, __global const float *dh_buf,
@@ -15,122 +151,9 @@ __kernel void tt_dec_merge(dec_args args, int n_heads, int kv_len, int n_chunks,
                            __global float *o, __global uint *stats, int batch,
                            __local float *fc)
 {
-    const int t = get_local_id(0), row = get_group_id(1);
-    const int h = row % n_heads, b = row / n_heads, g = h / GROUP, n_kv = n_heads / GROUP;
-    const int bg = b * n_kv + g, n = kv_len;
-    DEC_LAY
-    __local float red[WG];
-    __local float red2[WG];
-    __local uint redu[WG];
-    __local uint redv[WG];
-    __global const float *ms = part_ms + (size_t)row * n_chunks;
-
-    /* Row max over the chunks' reference maxima. */
-    float m = -INFINITY;
-    for (int c = t; c < n_chunks; c += WG)
-        m = fmax(m, ms[c]);
-    red[t] = m;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = WG / 2; s > 0; s >>= 1) {
-        if (t < s)
-            red[t] = fmax(red[t], red[t + s]);
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    m = red[0];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    /* Per-chunk rescale factors, then the sums. */
-    float ds = 0.0f, dmv = 0.0f;
-    uint kept = 0u, uni = 0u;
-    for (int c = t; c < n_chunks; c += WG) {
-        const float f = ms[c] == -INFINITY ? 0.0f : exp(ms[c] - m);
-        fc[c] = f;
-        ds += part_ds[(size_t)row * n_chunks + c] * f;
-        dmv += part_dm[(size_t)row * n_chunks + c] * f;
-        kept += part_kept[(size_t)row * n_chunks + c];
-        uni += part_union[(size_t)bg * n_chunks + c];
-    }
-    red[t] = ds;
-    red2[t] = dmv;
-    redu[t] = kept;
-    redv[t] = uni;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int s = WG / 2; s > 0; s >>= 1) {
-        if (t < s) {
-            red[t] += red[t + s];
-            red2[t] += red2[t + s];
-            redu[t] += redu[t + s];
-            redv[t] += redv[t + s];
-        }
-        barrier(CLK_LOCAL_MEM_FENCE);
-    }
-    const float dsum = red[0], dmiss = red2[0];
-    kept = redu[0];
-    uni = redv[0];
-
-    float denom;
-    if (kind == 0) {
-        denom = dsum;
-    } else if (kind == 1 && placement == PLACE_POST) {
-        denom = dsum + dmiss; /* the full softmax sum: kept weights are true probabilities */
-    } else {
-        float miss = 0.0f;
-        if (sdc == SDC_EXACT) {
-            miss = dmiss;
-        } else if (sdc == SDC_EXPTH) {
-            float th = kind == 2 ? rowinfo[(size_t)row * RI_N + RI_TH] : DEC_THETA(h);
-            float th_s = (kind == 1 && placement == PLACE_REL) ? m + th : th;
-            miss = (float)(n - (int)kept) * exp(th_s - m);
-        } else if (sdc == SDC_OFFLINE) {
-            miss = DEC_DHAT(h);
-        }
-        denom = dsum + lambda * miss;
-    }
-    const int empty = m == -INFINITY;
-    const float inv = (dsum > 0.0f && denom > 0.0f) ? 1.0f / denom : 0.0f;
-    const float rest = 1.0f - dsum * inv;
-    const int use_vmc = vmc && kind != 0;
-    const uint ob = ADDR(lay, LAY_O, b, h, 0);
-
-    /* Accumulators: CG groups of threads split the chunks, each thread owns one dimension. */
-#define CG (WG >= D ? WG / D : 1)
-#define MU 8
-    const int cg = t / D, d0 = t % D;
-    const int npass = WG >= D ? 1 : (D + WG - 1) / WG; /* same count in every thread */
-    __global const float *pa = part_acc + (size_t)row * n_chunks * D;
-    for (int p = 0; p < npass; p++) {
-        const int d = d0 + p * WG;
-        /* MU independent loads in flight per thread: with one thread per dimension and few
-         * rows (batch 1), a dependent walk over the chunks is one memory latency per step. */
-        float a[MU];
-        for (int u = 0; u < MU; u++)
-            a[u] = 0.0f;
-        if (cg < CG && d < D)
-            for (int c = cg; c < n_chunks; c += MU * CG)
-                for (int u = 0; u < MU; u++) {
-                    const int cu = c + u * CG; /* predicated, so u stays a constant index */
-                    if (cu < n_chunks)
-                        a[u] = fma(pa[(size_t)cu * D + d], fc[cu], a[u]);
-                }
-        float a_sum = 0.0f;
-        for (int u = 0; u < MU; u++)
-            a_sum += a[u];
-        barrier(CLK_LOCAL_MEM_FENCE);
-        red[t] = a_sum;
-        barrier(CLK_LOCAL_MEM_FENCE);
-        if (cg == 0 && d < D) {
-            float acc = 0.0f;
-            for (int x = 0; x < CG; x++)
-                acc += red[x * D + d0];
-            float out = acc * inv;
-            if (use_vmc)
-                out += rest * (have_vsum ? vsum[(size_t)bg * D + d] / (float)n
-                                         : vmean[(size_t)bg * D + d]);
-            o[ob + d] = empty ? NAN : out;
-        }
-    }
-    if (t == 0 && stats) {
-        stats[row] = kept;
-        if (h % GROUP == 0)
-            stats[(size_t)batch * n_heads + bg] = uni;
-    }
+    const int bg = get_group_id(1), n_kv = n_heads / GROUP;
+    __local float red[RED_N(3 * GROUP)];
+    dec_merge_group(args, bg / n_kv, bg % n_kv, n_heads, kv_len, n_chunks, kind, placement, sdc,
+                    lambda, vmc, th_buf, dh_buf, rowinfo, vsum, have_vsum, vmean, part_acc,
+                    part_ms, part_ds, part_dm, part_kept, part_union, o, stats, batch, fc, red);
 }
