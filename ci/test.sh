@@ -120,6 +120,17 @@ case $line in
     "selftest: "*" passed, 0 failed") total_ok=$((total_ok + 1)) ;;
     *) status=1 total_bad=$((total_bad + 1)) ;;
 esac
+# The merge fused into the chunk kernel (opt-in, TT_DEC_FUSE=1): its counters, fences and the
+# last work-group's merge, on every single-pass decode case (the two-pass ones keep the kernel).
+echo "== toptheta selftest --short, decode with the merge fused into the chunk kernel (TT_DEC_FUSE=1) =="
+line=$(TT_DEC_FUSE=1 ./build/tools/cli/toptheta selftest --short --filter decode | tail -n 1) ||
+    line="failed: $line"
+echo "$line"
+case $line in
+    "selftest: 0 passed"*) status=1 total_bad=$((total_bad + 1)) ;;
+    "selftest: "*" passed, 0 failed") total_ok=$((total_ok + 1)) ;;
+    *) status=1 total_bad=$((total_bad + 1)) ;;
+esac
 # Likewise prefill's one-row P·V mapping, which head sizes that are multiples of 64 only get
 # through the TT_PF_PV2=0 switch.
 echo "== toptheta selftest --short, prefill with the one-row P·V mapping (TT_PF_PV2=0) =="

@@ -253,18 +253,14 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * 0.3011 / 0.3008 ms, Top-θ 0.2172 / 0.2114 / 0.2103 ms (one call). */
     const int mma_tu = 4;
     /* The merge inside tt_dec_chunk (DEC_FUSE, decode.cl): one launch less, and the merges overlap
-     * the other work-groups' loads. Only where one work-group's fenced writes are known to be
-     * seen by another that follows it through an atomic counter: devices that run PTX
-     * (membar.gl; the shuffle probe says so). TT_DEC_FUSE=0 never; =1 on any device, with
-     * OpenCL's global fence elsewhere (coherent CPU devices: tests). Not for the two-pass paths
-     * (store), nor when the merge's rescale factors (GROUP per chunk) would not fit the score
-     * buffer it reuses (more chunks than CH). */
+     * the other work-groups' loads. Opt-in (TT_DEC_FUSE=1) until it has been timed on a GPU: it
+     * needs one work-group's fenced writes to be seen by another that follows it through an
+     * atomic counter, which devices that run PTX give with membar.gl (the shuffle probe says
+     * so) and coherent CPU devices with OpenCL's global fence (PoCL: checked in CI). Not for the
+     * two-pass paths (store), nor when the merge's rescale factors (GROUP per chunk) would not
+     * fit the score buffer it reuses (more chunks than CH). */
     const char *ef = getenv("TT_DEC_FUSE");
-    const int ptx = tt__warp_shuffle(ctx);
-    const int fuse = store || nc > ch || (ef && *ef == '0') ? 0
-                     : ptx                                 ? 2
-                     : ef && *ef == '1'                    ? 1
-                                                           : 0;
+    const int fuse = store || nc > ch || !(ef && *ef == '1') ? 0 : tt__warp_shuffle(ctx) ? 2 : 1;
     const char *defs = getenv("TT_DEC_DEFS");
     char opts[480];
     snprintf(opts, sizeof opts,
