@@ -609,6 +609,16 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     }
 }
 
+/* θ, D̂ of the group's heads and the output layout, as dec_merge_group takes them (inside a
+ * kernel with args, n_heads, th_buf and dh_buf). */
+#define DEC_MERGE_VALUES(th, dh, lay_o, g)                                                         \
+    for (int hh_ = 0; hh_ < GROUP; hh_++) {                                                        \
+        th[hh_] = DEC_THETA((g) * GROUP + hh_);                                                    \
+        dh[hh_] = DEC_DHAT((g) * GROUP + hh_);                                                     \
+    }                                                                                              \
+    for (int i_ = 0; i_ < 4; i_++)                                                                 \
+        lay_o[i_] = args.lay[LAY_O + i_];
+
 /* DEC_FUSE (store == 0 only): the work-group that completes a (sequence, KV head)'s last chunk
  * merges it (dec_merge_group, decode_merge.cl). Each work-group publishes its partials with a
  * device-wide fence, then counts itself in done[bg]; the last one in reads the others' partials
@@ -634,10 +644,9 @@ inline void dec_fence(void)
     mem_fence(CLK_GLOBAL_MEM_FENCE);
 }
 #endif
-void dec_merge_group(dec_args args, int b, int g, int n_heads, int kv_len, int n_chunks, int kind,
-                     int placement, int sdc, float lambda, int vmc,
-                     __global const float *th_buf, __global const float *dh_buf,
-                     __global const float *rowinfo, MQ __global const float *vsum,
+void dec_merge_group(const float *th, const float *dh, const uint *lay_o, int b, int g,
+                     int n_heads, int kv_len, int n_chunks, int kind, int placement, int sdc,
+                     float lambda, int vmc, __global const float *rowinfo, MQ __global const float *vsum,
                      int have_vsum, __global const float *vmean,
                      MQ __global const float *part_acc, MQ __global const float *part_ms,
                      MQ __global const float *part_ds, MQ __global const float *part_dm,
@@ -718,11 +727,14 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
             last = atomic_inc(&done[bg]) == (uint)(n_chunks - 1);
         barrier(CLK_LOCAL_MEM_FENCE);
         if (last) {
+            float th[GROUP], dh[GROUP];
+            uint lay_o[4];
+            DEC_MERGE_VALUES(th, dh, lay_o, g);
             dec_fence();
-            dec_merge_group(args, b, g, n_heads, kv_len, n_chunks, kind, placement, sdc, lambda,
-                            vmc, th_buf, dh_buf, NULL, vsum, vsum != NULL, vmean, part_acc,
-                            part_ms, part_ds, part_dm, part_kept, part_union, o, stats, batch,
-                            &s[0][0], uni);
+            dec_merge_group(th, dh, lay_o, b, g, n_heads, kv_len, n_chunks, kind, placement, sdc,
+                            lambda, vmc, NULL, vsum, vsum != NULL, vmean, part_acc, part_ms,
+                            part_ds, part_dm, part_kept, part_union, o, stats, batch, &s[0][0],
+                            uni);
             if (t == 0)
                 done[bg] = 0u; /* every chunk of this launch has counted: ready for the next */
         }

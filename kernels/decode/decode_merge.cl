@@ -16,12 +16,13 @@ typedef float mvec;
 #define MV_AT(vv, i) (vv)
 #endif
 
-/* fc: GROUP * n_chunks floats; red: RED_N(3 * GROUP) floats (both local scratch). Declared in
- * decode.cl, whose tt_dec_chunk calls it under DEC_FUSE. */
-void dec_merge_group(dec_args args, int b, int g, int n_heads, int kv_len, int n_chunks, int kind,
-                     int placement, int sdc, float lambda, int vmc,
-                     __global const float *th_buf, __global const float *dh_buf,
-                     __global const float *rowinfo, MQ __global const float *vsum,
+/* th, dh: θ and D̂ of the group's GROUP heads; lay_o: the output's layout entries (LAY_O..+3);
+ * fc: GROUP * n_chunks floats and red: RED_N(3 * GROUP) floats of local scratch. Values, not the
+ * dec_args struct: a struct argument is copied per work-item on CPU devices (PoCL: 4096 x 576 B
+ * on the stack). Declared in decode.cl, whose tt_dec_chunk calls it under DEC_FUSE. */
+void dec_merge_group(const float *th, const float *dh, const uint *lay_o, int b, int g,
+                     int n_heads, int kv_len, int n_chunks, int kind, int placement, int sdc,
+                     float lambda, int vmc, __global const float *rowinfo, MQ __global const float *vsum,
                      int have_vsum, __global const float *vmean,
                      MQ __global const float *part_acc, MQ __global const float *part_ms,
                      MQ __global const float *part_ds, MQ __global const float *part_dm,
@@ -31,7 +32,8 @@ void dec_merge_group(dec_args args, int b, int g, int n_heads, int kv_len, int n
 {
     const int t = get_local_id(0), n_kv = n_heads / GROUP, bg = b * n_kv + g, nc = n_chunks;
     const int row0 = b * n_heads + g * GROUP, n = kv_len;
-    DEC_LAY
+    /* What lives across the barriers below is kept small: CPU devices (PoCL) keep a copy of it
+     * per work-item, on the stack (4096 work-items x ~1 KB tripped valgrind's 2 MB frame limit). */
     /* Row maxima over the chunks' reference maxima, then rescale factors and the sums. */
     float m[GROUP];
     for (int hh = 0; hh < GROUP; hh++)
@@ -57,9 +59,13 @@ void dec_merge_group(dec_args args, int b, int g, int n_heads, int kv_len, int n
     dec_sum(red, sums, 3 * GROUP);
     dec_sum(red, &uni, 1);
 
-    float inv[GROUP], rest[GROUP];
+    if (t == 0 && stats) {
+        for (int hh = 0; hh < GROUP; hh++)
+            stats[row0 + hh] = (uint)sums[2 * GROUP + hh];
+        stats[(size_t)batch * n_heads + bg] = (uint)uni;
+    }
+    float inv[GROUP], rest[GROUP]; /* inv NaN: an empty row (no finite score), whose output is NaN */
     for (int hh = 0; hh < GROUP; hh++) {
-        const int h = g * GROUP + hh;
         const float dsum = sums[hh], dmiss = sums[GROUP + hh];
         float denom;
         if (kind == 0) {
@@ -71,16 +77,18 @@ void dec_merge_group(dec_args args, int b, int g, int n_heads, int kv_len, int n
             if (sdc == SDC_EXACT) {
                 miss = dmiss;
             } else if (sdc == SDC_EXPTH) {
-                float th = kind == 2 ? rowinfo[(size_t)(row0 + hh) * RI_N + RI_TH] : DEC_THETA(h);
-                float th_s = (kind == 1 && placement == PLACE_REL) ? m[hh] + th : th;
+                float th_h = kind == 2 ? rowinfo[(size_t)(row0 + hh) * RI_N + RI_TH] : th[hh];
+                float th_s = (kind == 1 && placement == PLACE_REL) ? m[hh] + th_h : th_h;
                 miss = (float)(n - (int)sums[2 * GROUP + hh]) * exp(th_s - m[hh]);
             } else if (sdc == SDC_OFFLINE) {
-                miss = DEC_DHAT(h);
+                miss = dh[hh];
             }
             denom = dsum + lambda * miss;
         }
         inv[hh] = (dsum > 0.0f && denom > 0.0f) ? 1.0f / denom : 0.0f;
         rest[hh] = 1.0f - dsum * inv[hh];
+        if (m[hh] == -INFINITY)
+            inv[hh] = NAN;
     }
     const int use_vmc = vmc && kind != 0;
 
@@ -108,33 +116,28 @@ void dec_merge_group(dec_args args, int b, int g, int n_heads, int kv_len, int n
         for (int k = 1; k < MU; k++)
             acc += a[k];
         float out[MV];
-        for (int i = 0; i < MV; i++) {
+        for (int i = 0; i < MV; i++)
             out[i] = MV_AT(acc, i);
-            if (cgf > 1) {
+        if (cgf > 1) /* the same in every thread */
+            for (int i = 0; i < MV; i++) {
                 barrier(CLK_LOCAL_MEM_FENCE);
                 red[t] = out[i];
                 barrier(CLK_LOCAL_MEM_FENCE);
                 for (int x = 1; x < cgf; x++)
                     out[i] += red[x * span + lu];
             }
-        }
         if (active && cg == 0) {
             const int h = g * GROUP + hh;
-            const uint ob = ADDR(lay, LAY_O, b, h, 0);
+            const uint ob = ADDR(lay_o, 0, b, h, 0);
             for (int i = 0; i < MV; i++) {
                 const int d = dv * MV + i;
                 float r = out[i] * inv[hh];
                 if (use_vmc)
                     r += rest[hh] * (have_vsum ? vsum[(size_t)bg * D + d] / (float)n
                                                : vmean[(size_t)bg * D + d]);
-                o[ob + d] = m[hh] == -INFINITY ? NAN : r;
+                o[ob + d] = r;
             }
         }
-    }
-    if (t == 0 && stats) {
-        for (int hh = 0; hh < GROUP; hh++)
-            stats[row0 + hh] = (uint)sums[2 * GROUP + hh];
-        stats[(size_t)batch * n_heads + bg] = (uint)uni;
     }
 }
 
@@ -151,9 +154,12 @@ __kernel void tt_dec_merge(dec_args args, int n_heads, int kv_len, int n_chunks,
                            __global float *o, __global uint *stats, int batch,
                            __local float *fc)
 {
-    const int bg = get_group_id(1), n_kv = n_heads / GROUP;
+    const int bg = get_group_id(1), n_kv = n_heads / GROUP, g = bg % n_kv;
     __local float red[RED_N(3 * GROUP)];
-    dec_merge_group(args, bg / n_kv, bg % n_kv, n_heads, kv_len, n_chunks, kind, placement, sdc,
-                    lambda, vmc, th_buf, dh_buf, rowinfo, vsum, have_vsum, vmean, part_acc,
-                    part_ms, part_ds, part_dm, part_kept, part_union, o, stats, batch, fc, red);
+    float th[GROUP], dh[GROUP];
+    uint lay_o[4];
+    DEC_MERGE_VALUES(th, dh, lay_o, g);
+    dec_merge_group(th, dh, lay_o, bg / n_kv, g, n_heads, kv_len, n_chunks, kind, placement, sdc,
+                    lambda, vmc, rowinfo, vsum, have_vsum, vmean, part_acc, part_ms, part_ds,
+                    part_dm, part_kept, part_union, o, stats, batch, fc, red);
 }
