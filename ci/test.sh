@@ -32,7 +32,7 @@ summary=()
 t0=$SECONDS
 
 # Results of one meson test log as "passed failed skipped" (a missing log counts as a failure);
-# a second log, from a rerun, replaces the results of the tests it holds.
+# further logs, from reruns, replace the results of the tests they hold.
 count() {
     python3 - "$@" <<'PY'
 import json, os, sys
@@ -76,8 +76,8 @@ PY
 
 # Runs a phase's meson tests, records "name: counts (time)" and adds its counts to the totals.
 total_ok=0 total_bad=0 total_skip=0
-record() { # name log start [rerun log]
-    read -r ok bad skip < <(count "$2" ${4:+"$4"})
+record() { # name log start [rerun logs...]
+    read -r ok bad skip < <(count "$2" "${@:4}")
     total_ok=$((total_ok + ok)) total_bad=$((total_bad + bad)) total_skip=$((total_skip + skip))
     summary+=("$1: $ok passed, $bad failed, $skip skipped ($(( (SECONDS - $3) / 60 ))m$(( (SECONDS - $3) % 60 ))s)")
 }
@@ -144,17 +144,21 @@ if [ "${TT_CI_QUICK:-0}" != 1 ]; then
         meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false >/dev/null
     if ninja -C build-asan >/dev/null; then
         meson test -C build-asan --setup sanitize --print-errorlogs --num-processes 1 || true
-        log=build-asan/meson-logs/testlog-sanitize.json relog=build-asan/meson-logs/rerun-sanitize.json
-        rm -f "$relog"
-        rerun=$(tracer_crashes "$log")
-        if [ -n "$rerun" ]; then # once; the rerun's result is final
-            echo "LeakSanitizer's tracer crashed (no leak report) in: $(echo $rerun); running once more"
+        log=build-asan/meson-logs/testlog-sanitize.json src=$log relogs=() reran=""
+        rm -f build-asan/meson-logs/rerun*-sanitize.json
+        for attempt in 1 2; do # at most twice; the last result of each test is final
+            rerun=$(tracer_crashes "$src")
+            [ -n "$rerun" ] || break
+            echo "LeakSanitizer's tracer crashed (no leak report) in: $(echo $rerun); running again"
             # shellcheck disable=SC2086 # one name per word
             meson test -C build-asan --setup sanitize --no-rebuild --print-errorlogs \
-                --num-processes 1 --logbase rerun $rerun || true
-        fi
+                --num-processes 1 --logbase rerun$attempt $rerun || true
+            src=build-asan/meson-logs/rerun$attempt-sanitize.json relogs+=("$src")
+            reran+="$(echo $rerun) "
+        done
         bad_before=$total_bad
-        record "asan+ubsan${rerun:+ (LSan tracer crash, ran again: $(echo $rerun))}" "$log" "$t" "$relog"
+        record "asan+ubsan${reran:+ (LSan tracer crash, ran again: ${reran% })}" "$log" "$t" \
+            "${relogs[@]}"
         [ "$total_bad" = "$bad_before" ] || status=1
     else
         status=1 total_bad=$((total_bad + 1)) summary+=("asan+ubsan: build failed")
