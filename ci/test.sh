@@ -82,6 +82,23 @@ record() { # name log start [rerun logs...]
     summary+=("$1: $ok passed, $bad failed, $skip skipped ($(( (SECONDS - $3) / 60 ))m$(( (SECONDS - $3) % 60 ))s)")
 }
 
+# Runs `toptheta selftest ARGS...` with the VAR=value settings given before "--", prints its
+# summary line and succeeds only if some case ran and none failed (a filter that matches no case
+# fails too).
+selftest_passes() {
+    local envs=() line
+    while [ "$1" != -- ]; do envs+=("$1"); shift; done
+    shift
+    line=$(env "${envs[@]}" ./build/tools/cli/toptheta selftest "$@" | tail -n 1) ||
+        line="failed: $line"
+    echo "$line"
+    case $line in
+        "selftest: 0 passed"*) return 1 ;;
+        "selftest: "*" passed, 0 failed") return 0 ;;
+        *) return 1 ;;
+    esac
+}
+
 echo "== 1/4 test suites =="
 t=$SECONDS
 meson test -C build --print-errorlogs --num-processes 1 || status=1
@@ -98,39 +115,21 @@ if TT_DEC_KCOAL=1 ./build/tools/cli/toptheta selftest --short --filter decode | 
 echo "== toptheta selftest, decode d=128 gqa=3/4 with the shuffle path on local memory (TT_DEC_SHFL_LOCAL=1) =="
 shfl_ok=1
 for f in "decode  f32 d=128 gqa=3" "decode  f16 d=128 gqa=3" "decode  f16 d=128 gqa=4"; do
-    line=$(TT_DEC_KCOAL=1 TT_DEC_SHFL_LOCAL=1 ./build/tools/cli/toptheta \
-        selftest --filter "$f" | tail -n 1) || shfl_ok=0
-    echo "$f: $line"
-    case $line in # a filter that matches no case fails too
-        "selftest: 0 passed"*) shfl_ok=0 ;;
-        "selftest: "*" passed, 0 failed") ;;
-        *) shfl_ok=0 ;;
-    esac
+    printf '%s: ' "$f"
+    selftest_passes TT_DEC_KCOAL=1 TT_DEC_SHFL_LOCAL=1 -- --filter "$f" || shfl_ok=0
 done
 if [ $shfl_ok = 1 ]; then total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The tensor-core K pass (NVIDIA, sm_80 and later) with its multiply-add emulated through local
 # memory, so that its bookkeeping (dimension order, tiles, q's hi/lo halves, the power-of-two
 # scale) is checked here too: every fp16 decode case (head size 8 takes the other paths).
 echo "== toptheta selftest, fp16 decode with the tensor-core path emulated (TT_DEC_MMA_LOCAL=1) =="
-line=$(TT_DEC_MMA_LOCAL=1 ./build/tools/cli/toptheta selftest --filter "decode  f16" | tail -n 1) ||
-    line="failed: $line"
-echo "$line"
-case $line in
-    "selftest: 0 passed"*) status=1 total_bad=$((total_bad + 1)) ;;
-    "selftest: "*" passed, 0 failed") total_ok=$((total_ok + 1)) ;;
-    *) status=1 total_bad=$((total_bad + 1)) ;;
-esac
+if selftest_passes TT_DEC_MMA_LOCAL=1 -- --filter "decode  f16"; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The merge fused into the chunk kernel (opt-in, TT_DEC_FUSE=1): its counters, fences and the
 # last work-group's merge, on every single-pass decode case (the two-pass ones keep the kernel).
 echo "== toptheta selftest --short, decode with the merge fused into the chunk kernel (TT_DEC_FUSE=1) =="
-line=$(TT_DEC_FUSE=1 ./build/tools/cli/toptheta selftest --short --filter decode | tail -n 1) ||
-    line="failed: $line"
-echo "$line"
-case $line in
-    "selftest: 0 passed"*) status=1 total_bad=$((total_bad + 1)) ;;
-    "selftest: "*" passed, 0 failed") total_ok=$((total_ok + 1)) ;;
-    *) status=1 total_bad=$((total_bad + 1)) ;;
-esac
+if selftest_passes TT_DEC_FUSE=1 -- --short --filter decode; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # Likewise prefill's one-row P·V mapping, which head sizes that are multiples of 64 only get
 # through the TT_PF_PV2=0 switch.
 echo "== toptheta selftest --short, prefill with the one-row P·V mapping (TT_PF_PV2=0) =="
