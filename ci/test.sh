@@ -52,10 +52,11 @@ print(ok, len(res) - ok - skip, skip)
 PY
 }
 
-# Names of the tests in a sanitizer log that failed only because LeakSanitizer's own
-# stop-the-world tracer crashed at exit ("Tracer caught signal 11", a known intermittent fault of
-# the sanitizer runtime with many threads, google/sanitizers#1353): no leak or error report, and
-# the test's own checks all passed. A real report (ERROR: / SUMMARY:) never qualifies.
+# Names of the tests in a sanitizer log whose output shows LeakSanitizer's own stop-the-world
+# tracer crashing ("Tracer caught signal 11", google/sanitizers#1353; tests/meson.build turns off
+# the interceptor behind it, this stays as a backstop) and no leak or error report (ERROR: /
+# SUMMARY:). Failed checks do not disqualify: a test that runs the CLI fails its check when the
+# child dies that way. A rerun replaces the result, so a real failure still fails.
 tracer_crashes() {
     python3 - "$1" <<'PY'
 import json, os, sys
@@ -68,8 +69,7 @@ for l in open(sys.argv[1]):
     out = (r.get("stdout") or "") + (r.get("stderr") or "")
     if (r["result"] not in ("OK", "SKIP") and "Tracer caught signal" in out
             and "LeakSanitizer has encountered a fatal error" in out
-            and "ERROR: " not in out and "SUMMARY: " not in out
-            and not any(t.startswith("not ok") for t in out.splitlines())):
+            and "ERROR: " not in out and "SUMMARY: " not in out):
         print(r["name"].split(" / ")[-1])
 PY
 }
