@@ -91,6 +91,9 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         kept_any[0] = 0;
     const int c8 = t % 8, sr = 2 * (t / 8);
     const int op = onepass && pass == 1;
+    /* The dropped mass is only read by post-softmax rows and exact SDC; elsewhere a dropped
+     * score costs no exponential (on a CPU that was most of a sparse row's pass). */
+    const int need_dm = pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
     /* Per-row constants and running state of rows sr + y. */
     int live[2], kind[2], rn[2], fixst[2];
     float m_run[2], z_fix[2], th[2], ds[2], dm[2];
@@ -226,12 +229,14 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             for (int x = 0; x < 4; x++) {
                 const float sc = s[y][x];
                 float w = 0.0f;
-                if (isfinite(sc)) {
+                const int keep = pass == 1 && isfinite(sc) &&
+                                 (op ? tt_keep(sc, kind[y], placement, m_new, zc, th[y])
+                                     : (kb[y] >> x) & 1u);
+                if (isfinite(sc) && (pass == 0 || keep || need_dm)) {
                     const float e = exp(sc - m_new);
                     if (pass == 0) {
                         ds[y] += e;
-                    } else if (op ? tt_keep(sc, kind[y], placement, m_new, zc, th[y])
-                                  : (kb[y] >> x) & 1u) {
+                    } else if (keep) {
                         w = e;
                         ds[y] += e;
                         cnt[y]++;
