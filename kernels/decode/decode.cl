@@ -465,10 +465,13 @@ inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float *red, fl
 
 /* Keep decisions, compaction of the union of kept keys, P·V over kept V rows only, and the
  * chunk's partial outputs. s holds scores on entry and weights exp(s - mref) (0 if not kept)
- * after. kind: 0 dense, 1 θ, 2 top-k (cut holds θ or τ per head). scan holds RSTR + RSEG ints;
+ * after. kind: 0 dense, 1 θ, 2 top-k (cut holds θ or τ per head). need_dm: also sum the dropped
+ * mass (only post-softmax and exact SDC read it; elsewhere a dropped score costs no exponential,
+ * which on a CPU is a good part of a sparse chunk). scan holds RSTR + RSEG ints;
  * uni is the shared scratch (UNI_PV_N floats at least). */
 inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, int j0,
-                         int nk, int kind, int placement, const float *mref, const float *zrow,
+                         int nk, int kind, int placement, int need_dm, const float *mref,
+                         const float *zrow,
                          const float *cut, __local float (*s)[CH], __local float *uni,
                          __local int *scan, __local int *idx,
                          int n_heads, int n_chunks, int c, __global float *part_acc,
@@ -489,14 +492,14 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
             if (jj < nk) {
                 float sc = s[hh][jj];
                 if (isfinite(sc) && mref[hh] != -INFINITY) {
-                    float e = exp(sc - mref[hh]);
-                    if (tt_keep(sc, kind, placement, mref[hh], zrow[hh], cut[hh])) {
-                        w = e;
-                        sums[hh] += e;
+                    const int keep = tt_keep(sc, kind, placement, mref[hh], zrow[hh], cut[hh]);
+                    if (keep) {
+                        w = exp(sc - mref[hh]);
+                        sums[hh] += w;
                         sums[2 * GROUP + hh] += 1.0f;
                         any = 1;
-                    } else {
-                        sums[GROUP + hh] += e;
+                    } else if (need_dm) {
+                        sums[GROUP + hh] += exp(sc - mref[hh]);
                     }
                 }
                 s[hh][jj] = w;
@@ -717,9 +720,10 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
             zrow[hh] = 1.0f;
             cut[hh] = kind == 1 ? DEC_THETA(g * GROUP + hh) : 0.0f;
         }
-        dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, uni, scan, idx,
-                     n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept,
-                     part_union);
+        /* dense or pre: the dropped mass is read only by exact SDC */
+        dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, sdc == SDC_EXACT, mref, zrow, cut,
+                     s, uni, scan, idx, n_heads, n_chunks, c, part_acc, part_ms, part_ds,
+                     part_dm, part_kept, part_union);
 #if DEC_FUSE /* the host fuses only when n_chunks <= CH, so the rescale factors fit in s */
         dec_fence();
         barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
@@ -779,6 +783,7 @@ __kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int 
             s[hh][jj] = scores[(size_t)row * kv_len + j0 + jj];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, mref, zrow, cut, s, uni, scan, idx,
+    /* post-softmax reads the dropped mass; this kernel is not told the SDC, so always */
+    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, 1, mref, zrow, cut, s, uni, scan, idx,
                  n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept, part_union);
 }
