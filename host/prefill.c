@@ -93,10 +93,18 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
      * runs each: 458-545 vs 474-605 ms). TT_PF_PV2=0 keeps the one-row mapping (experiments). */
     const char *epv = getenv("TT_PF_PV2");
     const int pv2 = !(epv && *epv == '0');
+    /* Q·Kᵀ with float4 partial sums per score (PF_QK4) on CPUs, where PoCL issues a float4
+     * multiply-add as one vector instruction but the scalar form one FMA at a time: PoCL 1K,
+     * keep 0.1, dense 400-432 → 252-267 ms, Top-θ 371-372 → 214-237 ms (two runs each). GPUs
+     * keep the scalar form (4× the registers for the scores otherwise; not timed there).
+     * TT_PF_QK4=0/1 overrides. */
+    const char *eqk = getenv("TT_PF_QK4");
+    const int qk4 = eqk && *eqk ? *eqk == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     char opts[512];
-    snprintf(opts, sizeof opts, "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d %.300s", D,
-             group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, defs ? defs : "");
+    snprintf(opts, sizeof opts,
+             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DPF_QK4=%d %.300s", D, group,
+             PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, qk4, defs ? defs : "");
     const char *srcs[] = {"prefill.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs, 2, opts, &prog);

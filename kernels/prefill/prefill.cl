@@ -37,6 +37,12 @@
 #define PF_PV2 1 /* the host's choice: host/prefill.c */
 #endif
 #define PV2 (PF_PV2 && D % 64 == 0)
+/* Q·Kᵀ with float4 partial sums per score (PF_QK4): PoCL runs a work-item's float4 arithmetic
+ * as one SSE/AVX instruction but the scalar FMAs below one at a time (it does not vectorise this
+ * kernel across work-items). GPUs keep the scalar form: four times the registers for s. */
+#ifndef PF_QK4
+#define PF_QK4 0 /* the host's choice: host/prefill.c */
+#endif
 #if PV2
 #define NV4 (D4 / 16)
 #define PT 36 /* key-major weights: pitch of 9 float4 so the pass's scalar stores spread */
@@ -146,6 +152,26 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             kept_any[(it + 1) & 1] = 0;
         barrier(CLK_LOCAL_MEM_FENCE);
         float s[2][4] = {{0.0f}};
+#if PF_QK4 /* CPUs: one vector multiply-add per (row, key) and 4 dimensions, summed at the end */
+        float4 s4[2][4];
+        #pragma unroll
+        for (int x = 0; x < 4; x++)
+            s4[0][x] = s4[1][x] = (float4)(0.0f);
+        for (int d4 = 0; d4 < D4; d4++) {
+            const float4 qa = qs[sr][d4], qb = qs[sr + 1][d4];
+            #pragma unroll
+            for (int x = 0; x < 4; x++) {
+                const float4 kv = kvs[c8 + 8 * x][d4];
+                s4[0][x] = fma(qa, kv, s4[0][x]);
+                s4[1][x] = fma(qb, kv, s4[1][x]);
+            }
+        }
+        #pragma unroll
+        for (int x = 0; x < 4; x++) {
+            s[0][x] = (s4[0][x].x + s4[0][x].y) + (s4[0][x].z + s4[0][x].w);
+            s[1][x] = (s4[1][x].x + s4[1][x].y) + (s4[1][x].z + s4[1][x].w);
+        }
+#else
         for (int d4 = 0; d4 < D4; d4++) {
             const float4 qa = qs[sr][d4], qb = qs[sr + 1][d4];
             #pragma unroll
@@ -161,6 +187,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 s[1][x] = fma(qb.w, kv.w, s[1][x]);
             }
         }
+#endif
         uint kb[2] = {0u, 0u};
         #pragma unroll
         for (int y = 0; y < 2; y++) {
