@@ -342,6 +342,8 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
     const int kv_len = s->kv_len, one = 1, zero = 0, mode = (int)p->mode, place = (int)p->placement;
     const int sdc = (int)p->sdc, have_vsum = vsum != NULL, k_eff = plan->k_eff;
+    /* Only these read the dropped mass; elsewhere the kernels skip a dropped score's exp. */
+    const int need_dm = (kind == 1 && p->placement == TT_PLACE_POST) || p->sdc == TT_SDC_EXACT;
     const float lambda = p->sdc_lambda;
     const cl_mem null_mem = NULL;
     const size_t bg = (size_t)B * G;
@@ -401,10 +403,11 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     if (st == TT_SUCCESS && store && !(st = tt__create_kernel(ctx, prog, "tt_dec_pv", &kpv))) {
         ARGS(&v->buf, argv_, &H, &kv_len, &nc, &kind, &place, &b.thetas, &b.rowinfo, &b.scores,
              &b.part_m, &b.part_z, &b.part_acc, &b.part_ms, &b.part_ds, &b.part_dm, &b.part_kept,
-             &b.part_union)
-        size_t sz[] = {M_, args_size, I_, I_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_};
+             &b.part_union, &need_dm)
+        size_t sz[] = {M_, args_size, I_, I_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_,
+                       I_};
         (void)sizes_;
-        st = set_args(ctx, kpv, "tt_dec_pv", 18, sz, vals_);
+        st = set_args(ctx, kpv, "tt_dec_pv", 19, sz, vals_);
         if (!st)
             st = launch(ctx, queue, kpv, "tt_dec_pv", nchk * wg, bg, wg, (cl_uint)chain, PREV,
                         &ev[n_ev]);

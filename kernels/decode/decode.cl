@@ -754,7 +754,7 @@ __kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int 
                         __global const float *part_m, __global const float *part_z,
                         __global float *part_acc, __global float *part_ms,
                         __global float *part_ds, __global float *part_dm,
-                        __global uint *part_kept, __global uint *part_union)
+                        __global uint *part_kept, __global uint *part_union, int need_dm)
 {
     const int t = get_local_id(0), c = get_group_id(0), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
@@ -783,7 +783,7 @@ __kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int 
             s[hh][jj] = scores[(size_t)row * kv_len + j0 + jj];
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-    /* post-softmax reads the dropped mass; this kernel is not told the SDC, so always */
-    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, 1, mref, zrow, cut, s, uni, scan, idx,
+    /* need_dm (host): post-softmax θ or exact SDC, the readers of the dropped mass */
+    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, need_dm, mref, zrow, cut, s, uni, scan, idx,
                  n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept, part_union);
 }
