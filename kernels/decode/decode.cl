@@ -467,12 +467,12 @@ inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float *red, fl
  * chunk's partial outputs. s holds scores on entry and weights exp(s - mref) (0 if not kept)
  * after. kind: 0 dense, 1 θ, 2 top-k (cut holds θ or τ per head). need_dm: also sum the dropped
  * mass (only post-softmax and exact SDC read it; elsewhere a dropped score costs no exponential,
- * which on a CPU is a good part of a sparse chunk). scan holds RSTR + RSEG ints;
+ * which on a CPU is a measurable part of a sparse chunk). scan holds RSTR + RSEG ints;
  * uni is the shared scratch (UNI_PV_N floats at least). */
 inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, int j0,
                          int nk, int kind, int placement, int need_dm, const float *mref,
-                         const float *zrow,
-                         const float *cut, __local float (*s)[CH], __local float *uni,
+                         const float *zrow, const float *cut, __local float (*s)[CH],
+                         __local float *uni,
                          __local int *scan, __local int *idx,
                          int n_heads, int n_chunks, int c, __global float *part_acc,
                          __global float *part_ms, __global float *part_ds,

@@ -98,7 +98,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     const int c8 = t % 8, sr = 2 * (t / 8);
     const int op = onepass && pass == 1;
     /* The dropped mass is only read by post-softmax rows and exact SDC; elsewhere a dropped
-     * score costs no exponential (on a CPU that was most of a sparse row's pass). */
+     * score costs no exponential (on a CPU a measurable part of a sparse row's pass). */
     const int need_dm = pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
     /* Per-row constants and running state of rows sr + y. */
     int live[2], kind[2], rn[2], fixst[2];
