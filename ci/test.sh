@@ -130,9 +130,9 @@ if selftest_passes TT_DEC_MMA_LOCAL=1 -- --filter "decode  f16"; then
 echo "== toptheta selftest --short, decode with the merge fused into the chunk kernel (TT_DEC_FUSE=1) =="
 if selftest_passes TT_DEC_FUSE=1 -- --short --filter decode; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
-# Prefill's Q·Kᵀ as GPUs run it (scalar sums; CPUs take float4 partial sums, PF_QK4).
-echo "== toptheta selftest --short, prefill with the GPUs' Q·Kᵀ form (TT_PF_QK4=0) =="
-if selftest_passes TT_PF_QK4=0 -- --short --filter prefill; then
+# Prefill as GPUs run it (CPUs take the float4 and bitmask forms: PF_QK4, PF_PVMASK, PF_EXP4).
+echo "== toptheta selftest --short, prefill in the GPUs' forms (TT_PF_CPU=0) =="
+if selftest_passes TT_PF_CPU=0 -- --short --filter prefill; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # Likewise prefill's one-row P·V mapping, which head sizes that are multiples of 64 only get
 # through the TT_PF_PV2=0 switch.

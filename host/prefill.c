@@ -93,18 +93,20 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
      * runs each: 458-545 vs 474-605 ms). TT_PF_PV2=0 keeps the one-row mapping (experiments). */
     const char *epv = getenv("TT_PF_PV2");
     const int pv2 = !(epv && *epv == '0');
-    /* Q·Kᵀ with float4 partial sums per score (PF_QK4) on CPUs, where PoCL issues a float4
-     * multiply-add as one vector instruction but the scalar form one FMA at a time: PoCL 1K,
-     * keep 0.1, dense 400-432 → 252-267 ms, Top-θ 371-372 → 214-237 ms (two runs each). GPUs
-     * keep the scalar form (4× the registers for the scores otherwise; not timed there).
-     * TT_PF_QK4=0/1 overrides. */
-    const char *eqk = getenv("TT_PF_QK4");
-    const int qk4 = eqk && *eqk ? *eqk == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    /* The CPU forms of prefill.cl (PoCL runs a work-item's float4 operation as one vector
+     * instruction, its scalar ones one at a time, and a CPU pays for mispredicted branches):
+     * Q·Kᵀ in float4 partial sums (PF_QK4: 1K dense 400-432 → 252-267 ms, Top-θ 371-372 →
+     * 214-237), P·V over a bitmask of kept keys (PF_PVMASK: Top-θ keep 0.1 229-232 → 200-204)
+     * and a row's exponentials as one float4 (PF_EXP4: dense 255 → 205-218). GPUs keep the
+     * scalar forms timed on the H200. TT_PF_CPU=0/1 overrides (CI checks the GPUs' forms). */
+    const char *ecpu = getenv("TT_PF_CPU");
+    const int cpu = ecpu && *ecpu ? *ecpu == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     char opts[512];
     snprintf(opts, sizeof opts,
-             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DPF_QK4=%d %.300s", D, group,
-             PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, qk4, defs ? defs : "");
+             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DPF_QK4=%d -DPF_PVMASK=%d "
+             "-DPF_EXP4=%d %.300s",
+             D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, cpu, cpu, cpu, defs ? defs : "");
     const char *srcs[] = {"prefill.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs, 2, opts, &prog);
