@@ -26,6 +26,12 @@
 #ifndef PVU
 #define PVU 4 /* V rows loaded per step of a P·V thread */
 #endif
+#ifndef DEC_PVB
+/* 1 (CPUs): a P·V lane walks a block of consecutive kept rows instead of every LANES-th one, so
+ * the TPR threads that share a row find its cache lines in L1 (interleaved, a thread's rows
+ * are LANES·row bytes apart and evict each other before its neighbours read them). */
+#define DEC_PVB 0
+#endif
 #ifndef KCOAL
 #define KCOAL 0 /* 1: K rows read by TPR threads each (coalesced), see dec_scores */
 #endif
@@ -403,13 +409,16 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
     for (int jj = t; jj < nk; jj += WG) {
         __global const KV_T *kr = k + ADDR(lay, LAY_K, b, g, j0 + jj);
         floatv acc[GROUP];
+        #pragma unroll
         for (int hh = 0; hh < GROUP; hh++)
             acc[hh] = (floatv)(0.0f);
         for (int d = 0; d < D; d += VEC) {
             floatv kv = VLOAD_KV(kr + d);
+            #pragma unroll
             for (int hh = 0; hh < GROUP; hh++)
                 acc[hh] = fma(VLOAD_F(&qloc[hh][d]), kv, acc[hh]);
         }
+        #pragma unroll
         for (int hh = 0; hh < GROUP; hh++)
             s[hh][jj] = HSUM(acc[hh]) * scale;
     }
@@ -557,22 +566,35 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
 #ifndef DEC_DIAG_NOPV
 #define DEC_DIAG_NOPV 0 /* 1: no V row loaded (wrong outputs; splits the time, diagnostics only) */
 #endif
-        for (; x < (DEC_DIAG_NOPV ? 0 : total); x += PVU * LANES) {
+#if DEC_PVB /* CPUs: lane takes a block of consecutive kept rows (step 1, end r1) */
+        const int per = (total + LANES - 1) / LANES, r1 = min(total, (lane + 1) * per);
+        x = lane * per;
+#define PV_STEP 1
+#else /* GPUs: the lanes of a warp read neighbouring rows (step LANES) */
+        const int r1 = total;
+#define PV_STEP LANES
+#endif
+        for (; x < (DEC_DIAG_NOPV ? 0 : r1); x += PVU * PV_STEP) {
             int jv[PVU];
             kvraw vr[PVU]; /* raw until used: fp16 rows take half the registers */
+            #pragma unroll
             for (int u = 0; u < PVU; u++)
-                jv[u] = idx[min(x + u * LANES, total - 1)];
+                jv[u] = idx[min(x + u * PV_STEP, r1 - 1)];
+            #pragma unroll
             for (int u = 0; u < PVU; u++)
                 vr[u] = RAW_LOAD(VROW(jv[u]));
+            #pragma unroll
             for (int u = 0; u < PVU; u++)
-                if (x + u * LANES < total) {
+                if (x + u * PV_STEP < r1) {
                     const floatv vv = RAW_CVT(vr[u]);
+                    #pragma unroll
                     for (int hh = 0; hh < GROUP; hh++) {
                         const float w = s[hh][jv[u]];
                         acc[hh] = w != 0.0f ? fma((floatv)(w), vv, acc[hh]) : acc[hh];
                     }
                 }
         }
+#undef PV_STEP
 #undef VROW
     }
     /* The lanes' partial rows meet in uni, VRH heads per round. */

@@ -2,16 +2,20 @@
 # perf-table.sh — runs the benchmark matrix of issue 4 item 6 (32 / 8 heads, head size 128, fp16
 # KV; own dense, CLBlast dense, top-k and Top-theta at keep 1.0 / 0.3 / 0.1) with `toptheta bench
 # --json`, appending to one JSON-lines file, then formats it with perf-table.py. --small scales the
-# matrix down so that it finishes in about 10 minutes on a 2-core PoCL machine.
+# matrix down so that it finishes in about 10 minutes on a 2-core PoCL machine; --cpu keeps every
+# length of the full matrix with fewer repetitions and leaves out the slow CPU baselines.
 set -u
 
 usage() {
     cat >&2 <<'EOF'
-usage: tools/bench/perf-table.sh [--small] [--build DIR] [--out PREFIX] [--device SEL]
+usage: tools/bench/perf-table.sh [--small | --cpu] [--build DIR] [--out PREFIX] [--device SEL]
                                  [--reps R] [--only decode|prefill] [-- extra bench options]
   full:    decode n in 1K 4K 16K 32K 128K x batch 1, 8; prefill n in 1K 4K 8K; 10 reps
   --small: decode n in 1K 4K 16K 32K (batch 8 only below 32K), 3 reps, 1 warm-up; prefill n 1K,
            1 rep, top-k there only at keep 0.1 (PoCL's top-k prefill takes ~40 s a call)
+  --cpu:   the full lengths and batches; decode 3 reps, 1 warm-up; prefill 1 rep, 1 warm-up,
+           CLBlast and top-k prefill only at 1K (at 8K they would take ~1 and ~10 minutes a call
+           on PoCL)
 writes PREFIX.jsonl (results), PREFIX.log (progress) and PREFIX.md (tables); PREFIX defaults to
 perf-<host>-<date>. Extra options (e.g. --placement post --vmc) go to every bench call.
 EOF
@@ -24,10 +28,12 @@ out=
 device=
 reps=
 small=0
+cpu=0
 only=
 while [ $# -gt 0 ]; do
     case "$1" in
     --small) small=1 ;;
+    --cpu) cpu=1 ;;
     --build) build=$2; shift ;;
     --out) out=$2; shift ;;
     --device) device=$2; shift ;;
@@ -58,6 +64,10 @@ else
     prefill_ns="1024 4096 8192"
     timing="--reps ${reps:-10}"
     prefill_timing=$timing
+    if [ "$cpu" = 1 ]; then
+        timing="--reps ${reps:-3} --warmup 1"
+        prefill_timing="--reps 1 --warmup 1"
+    fi
 fi
 dev=${device:+--device $device}
 failures=0
@@ -88,9 +98,10 @@ if [ "$only" != prefill ]; then
 fi
 if [ "$only" != decode ]; then
     for n in $prefill_ns; do
-        if [ "$small" = 1 ]; then
+        if [ "$small" = 1 ] || [ "$cpu" = 1 ]; then
             # shellcheck disable=SC2086
             bench --op prefill --len "$n" --mode theta --keep $keeps $prefill_timing "$@"
+            [ "$n" -gt 1024 ] && continue # CPU baselines beyond 1K: minutes a call
             # shellcheck disable=SC2086
             bench --op prefill --len "$n" --mode topk --compare --keep 0.1 $prefill_timing "$@"
         else
