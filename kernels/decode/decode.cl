@@ -32,6 +32,11 @@
  * are LANES·row bytes apart and evict each other before its neighbours read them). */
 #define DEC_PVB 0
 #endif
+#if DEC_PVB /* and the P·V loops unrolled, so that PoCL keeps the accumulators in registers */
+#define PV_UNROLL _Pragma("unroll")
+#else
+#define PV_UNROLL /* GPUs: left to the compiler, as timed on the H200 */
+#endif
 #ifndef KCOAL
 #define KCOAL 0 /* 1: K rows read by TPR threads each (coalesced), see dec_scores */
 #endif
@@ -577,17 +582,17 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
         for (; x < (DEC_DIAG_NOPV ? 0 : r1); x += PVU * PV_STEP) {
             int jv[PVU];
             kvraw vr[PVU]; /* raw until used: fp16 rows take half the registers */
-            #pragma unroll
+            PV_UNROLL
             for (int u = 0; u < PVU; u++)
                 jv[u] = idx[min(x + u * PV_STEP, r1 - 1)];
-            #pragma unroll
+            PV_UNROLL
             for (int u = 0; u < PVU; u++)
                 vr[u] = RAW_LOAD(VROW(jv[u]));
-            #pragma unroll
+            PV_UNROLL
             for (int u = 0; u < PVU; u++)
                 if (x + u * PV_STEP < r1) {
                     const floatv vv = RAW_CVT(vr[u]);
-                    #pragma unroll
+                    PV_UNROLL
                     for (int hh = 0; hh < GROUP; hh++) {
                         const float w = s[hh][jv[u]];
                         acc[hh] = w != 0.0f ? fma((floatv)(w), vv, acc[hh]) : acc[hh];
