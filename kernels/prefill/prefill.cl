@@ -292,7 +292,8 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             for (int x = 0; x < 4; x++) {
                 const float sc = s[y][x];
                 kp[x] = pass == 1 && isfinite(sc) &&
-                        (op ? tt_keep(sc, kind[y], placement, m_new, zc, th[y]) : (kb[y] >> x) & 1u);
+                        (op ? tt_keep(sc, kind[y], placement, m_new, zc, th[y])
+                            : (kb[y] >> x) & 1u);
                 nd[x] = isfinite(sc) && (pass == 0 || kp[x] || need_dm);
                 anynd |= nd[x];
             }
