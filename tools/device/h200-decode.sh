@@ -7,7 +7,8 @@
 # side; a further variant named old* ("old2=") runs that tree again, against run-order effects.
 # Each variant gets its own program cache, whose PTX register/spill report goes to $OUT/ptx.txt.
 # A variant's " -- " part goes to bench as arguments ("gate=-- --hold gate"). SDPA=0 skips
-# PyTorch, SELFTEST=0 the selftest (400 s limit: with a cold program cache it takes ~3 minutes).
+# PyTorch, SELFTEST=0 the selftests (a short one, 120 s limit, then the full one, 400 s limit: with
+# a cold program cache it takes ~3 minutes).
 # Also stages the first half of the SmolLM2 GGUF for h200-fidelity.sh. Results: $OUT/dec.jsonl
 # (labelled bench lines), $OUT/dec.txt.
 set -uo pipefail
@@ -17,6 +18,9 @@ if [ -n "${OLD_SRC:-}" ]; then
     (cd "$OLD_SRC" && meson setup build -Dtests=disabled --buildtype=release && ninja -C build) \
         > "$OUT/build-old.log" 2>&1 || { tail -30 "$OUT/build-old.log"; exit 1; }
 fi
+# A short smoke test first, with its own limit: on 2026-12-04 (fourth) a call died with the
+# machine after 466 s, and a hang in the full selftest could not be told from a lost machine.
+[ "${SELFTEST:-1}" = 1 ] && { timeout 120 $tt selftest --short > "$OUT/smoke.txt" 2>&1; echo "smoke rc $?: $(tail -1 "$OUT/smoke.txt")"; }
 [ "${SELFTEST:-1}" = 1 ] && { timeout 400 $tt selftest > "$OUT/selftest.txt" 2>&1; tail -1 "$OUT/selftest.txt"; }
 J="$OUT/dec.jsonl"; : > "$J"
 shapes=${SHAPES:-"16384:1 32768:1 32768:8"}
