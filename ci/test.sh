@@ -106,10 +106,10 @@ record "suites" build/meson-logs/testlog.json "$t"
 echo "== toptheta selftest on the default device =="
 if ./build/tools/cli/toptheta selftest | tail -n 30; then total_ok=$((total_ok + 1)); else
     status=1 total_bad=$((total_bad + 1)); fi
-# The GPUs' decode forms (coalesced K reads, TT_DEC_KCOAL; P·V lanes on interleaved rows,
-# TT_DEC_PVB=0) are off on CPUs by default; check them here.
-echo "== toptheta selftest --short, decode in the GPUs' forms (TT_DEC_KCOAL=1 TT_DEC_PVB=0) =="
-if TT_DEC_KCOAL=1 TT_DEC_PVB=0 ./build/tools/cli/toptheta selftest --short --filter decode | tail -n 3; then
+# The GPUs' decode forms (coalesced K reads, TT_DEC_KCOAL; P·V on interleaved rows and the
+# per-thread row merge, TT_DEC_CPU=0) are off on CPUs by default; check them here.
+echo "== toptheta selftest --short, decode in the GPUs' forms (TT_DEC_KCOAL=1 TT_DEC_CPU=0) =="
+if TT_DEC_KCOAL=1 TT_DEC_CPU=0 ./build/tools/cli/toptheta selftest --short --filter decode | tail -n 3; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The warp-shuffle K pass (NVIDIA only) with its exchange through local memory instead, so that
 # its bookkeeping is checked here too: head size 128 (16 lanes per row), groups of 3 and 4.

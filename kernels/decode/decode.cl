@@ -26,13 +26,14 @@
 #ifndef PVU
 #define PVU 4 /* V rows loaded per step of a P·V thread */
 #endif
-#ifndef DEC_PVB
-/* 1 (CPUs): a P·V lane walks a block of consecutive kept rows instead of every LANES-th one, so
- * the TPR threads that share a row find its cache lines in L1 (interleaved, a thread's rows
- * are LANES·row bytes apart and evict each other before its neighbours read them). */
-#define DEC_PVB 0
+#ifndef DEC_CPU
+/* 1: the CPU forms (host/decode.c chooses by device type). A P·V lane walks a block of
+ * consecutive kept rows instead of every LANES-th one, so the TPR threads that share a row find
+ * its cache lines in L1 (interleaved, a thread's rows are LANES·row bytes apart and evict each
+ * other before its neighbours read them); see also dec_row_mz. */
+#define DEC_CPU 0
 #endif
-#if DEC_PVB /* and the P·V loops unrolled, so that PoCL keeps the accumulators in registers */
+#if DEC_CPU /* and the P·V loops unrolled, so that PoCL keeps the accumulators in registers */
 #define PV_UNROLL _Pragma("unroll")
 #else
 #define PV_UNROLL /* GPUs: left to the compiler, as timed on the H200 */
@@ -571,7 +572,7 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
 #ifndef DEC_DIAG_NOPV
 #define DEC_DIAG_NOPV 0 /* 1: no V row loaded (wrong outputs; splits the time, diagnostics only) */
 #endif
-#if DEC_PVB /* CPUs: lane takes a block of consecutive kept rows (step 1, end r1) */
+#if DEC_CPU /* CPUs: lane takes a block of consecutive kept rows (step 1, end r1) */
         const int per = (total + LANES - 1) / LANES, r1 = min(total, (lane + 1) * per);
         x = lane * per;
 #define PV_STEP 1
@@ -775,6 +776,25 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
 
 /* Pass 2 (after tt_dec_chunk with store, and tt_select for top-k): the row max and softmax sum
  * from all chunks' partials, then the cut and P·V from the stored scores — K is not read again. */
+/* A row's (max, Σ exp) over the chunks' partial (m, z), as the two-phase kernel needs them. GPUs
+ * let every thread do this walk (cheap next to the chunk, no barrier); a CPU device runs each
+ * work-item's copy one after another, so there one work-item per head does it (DEC_CPU; PoCL,
+ * 128K keys, top-k: tt_dec_pv 100 → 33 ms). */
+inline float2 dec_row_mz(__global const float *part_m, __global const float *part_z, int row,
+                         int n_chunks)
+{
+    float m = -INFINITY, z = 0.0f;
+    for (int x = 0; x < n_chunks; x++) {
+        const float mc = part_m[PIDX(row, x)];
+        if (mc == -INFINITY)
+            continue;
+        const float mx = fmax(m, mc);
+        z = (m == -INFINITY ? 0.0f : z * exp(m - mx)) + part_z[PIDX(row, x)] * exp(mc - mx);
+        m = mx;
+    }
+    return (float2)(m, z);
+}
+
 __kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int kv_len,
                         int n_chunks, int kind, int placement, __global const float *th_buf,
                         __global const float *rowinfo, __global const float *scores,
@@ -792,19 +812,21 @@ __kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int 
     __local int idx[CH];
     __local float uni[UNI_PV_N];
     float mref[GROUP], zrow[GROUP], cut[GROUP];
+#if DEC_CPU /* one work-item per head merges, the others read it (see dec_row_mz) */
+    __local float2 mz[GROUP];
+    for (int hh = t; hh < GROUP; hh += WG)
+        mz[hh] = dec_row_mz(part_m, part_z, b * n_heads + g * GROUP + hh, n_chunks);
+    barrier(CLK_LOCAL_MEM_FENCE);
+#endif
     for (int hh = 0; hh < GROUP; hh++) {
         const int row = b * n_heads + g * GROUP + hh;
-        float m = -INFINITY, z = 0.0f;
-        for (int x = 0; x < n_chunks; x++) { /* every thread merges: cheap, no barrier */
-            float mc = part_m[PIDX(row, x)];
-            if (mc == -INFINITY)
-                continue;
-            float mx = fmax(m, mc);
-            z = (m == -INFINITY ? 0.0f : z * exp(m - mx)) + part_z[PIDX(row, x)] * exp(mc - mx);
-            m = mx;
-        }
-        mref[hh] = m;
-        zrow[hh] = z;
+#if DEC_CPU
+        const float2 r = mz[hh];
+#else
+        const float2 r = dec_row_mz(part_m, part_z, row, n_chunks); /* every thread: no barrier */
+#endif
+        mref[hh] = r.x;
+        zrow[hh] = r.y;
         cut[hh] = kind == 2 ? rowinfo[(size_t)row * RI_N + RI_TH] : kind == 1 ? DEC_THETA(g * GROUP + hh) : 0.0f;
         for (int jj = t; jj < nk; jj += WG)
             s[hh][jj] = scores[(size_t)row * kv_len + j0 + jj];
