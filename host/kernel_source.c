@@ -17,6 +17,7 @@
 #include "shfl.cl.h"
 #include "mma.cl.h"
 #include "prefill.cl.h"
+#include "prefill_rows.cl.h"
 
 typedef struct {
     const char *name; /* file name */
@@ -38,6 +39,8 @@ static const embedded table[] = {
     {"shfl.cl", "decode/shfl.cl", tt_kernel_shfl_cl, sizeof tt_kernel_shfl_cl - 1},
     {"mma.cl", "decode/mma.cl", tt_kernel_mma_cl, sizeof tt_kernel_mma_cl - 1},
     {"prefill.cl", "prefill/prefill.cl", tt_kernel_prefill_cl, sizeof tt_kernel_prefill_cl - 1},
+    {"prefill_rows.cl", "prefill/prefill_rows.cl", tt_kernel_prefill_rows_cl,
+     sizeof tt_kernel_prefill_rows_cl - 1},
 };
 
 static tt_status read_file(const tt_context *ctx, const char *path, char **text, size_t *len)

@@ -1,8 +1,8 @@
-/* prefill.c — host side of kernels/prefill/prefill.cl: the tiled prefill path for chunks of two
- * or more query rows in dense and Top-θ modes (top-k keeps the generic path: its cut needs a
- * selection over the whole row). Chains the running-V-mean scan (VMC), the row-statistics pass
- * (exact post-softmax and max-relative cuts) and the attention pass with events. TT_PF_DEFS is
- * appended to the kernel build options (experiments). */
+/* prefill.c — host side of kernels/prefill/prefill.cl (GPUs) and prefill_rows.cl (CPUs): the
+ * prefill path for chunks of two or more query rows in dense and Top-θ modes (top-k keeps the
+ * generic path: its cut needs a selection over the whole row). Chains the running-V-mean scan
+ * (VMC), the row-statistics pass (exact post-softmax and max-relative cuts) and the attention
+ * pass with events. TT_PF_DEFS is appended to the kernel build options (experiments). */
 #include "prefill.h"
 #include "thresholds.h"
 #include <math.h>
@@ -11,6 +11,7 @@
 
 #define PF_NT 128
 #define PF_BK 32
+#define PF_LQ 8 /* work-items per work-group of tt_pf_rows */
 
 static int bq_of(int group) { return group >= 32 ? 1 : 32 / group; }
 
@@ -93,21 +94,29 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
      * runs each: 458-545 vs 474-605 ms). TT_PF_PV2=0 keeps the one-row mapping (experiments). */
     const char *epv = getenv("TT_PF_PV2");
     const int pv2 = !(epv && *epv == '0');
-    /* The CPU forms of prefill.cl (PoCL runs a work-item's float4 operation as one vector
-     * instruction, its scalar ones one at a time, and a CPU pays for mispredicted branches):
-     * Q·Kᵀ in float4 partial sums (PF_QK4: 1K dense 400-432 → 252-267 ms, Top-θ 371-372 →
-     * 214-237), P·V over a bitmask of kept keys (PF_PVMASK: Top-θ keep 0.1 229-232 → 200-204)
-     * and a row's exponentials as one float4 (PF_EXP4: dense 255 → 205-218). GPUs keep the
-     * scalar forms timed on the H200. TT_PF_CPU=0/1 overrides (CI checks the GPUs' forms). */
-    const char *ecpu = getenv("TT_PF_CPU");
-    const int cpu = ecpu && *ecpu ? *ecpu == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    /* CPU devices run tt_pf_rows (prefill_rows.cl): a work-item per PQ query positions and KV
+     * head, vector arithmetic on a work-item's own rows, no local memory or barrier. PoCL 1K
+     * fp16 against the tiled kernel's CPU forms: own dense 216 → 69-72 ms, Top-θ keep 0.1 211 →
+     * 48-51 ms; 8K: 12.8 s → 4.4 s dense. PQ = 32 / GROUP rows of K/V reuse per work-item (at
+     * most 8 positions; 1 for one-pass post, whose tile order is per row): 1K 1 → 8 positions
+     * 89 → 69-72 ms, 8K 5.8 → 4.4 s. TT_PF_ROWS=0/1 overrides (CI checks the GPUs' kernel
+     * on PoCL), TT_PF_PQ=1..8 sets PQ (experiments). */
+    const char *erows = getenv("TT_PF_ROWS");
+    const int rows =
+        erows && *erows ? *erows == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    const char *epq = getenv("TT_PF_PQ");
+    int pq = epq && *epq ? atoi(epq) : (group >= 32 ? 1 : 32 / group);
+    if (onepass || pq < 1)
+        pq = 1;
+    if (pq > 8)
+        pq = 8;
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     char opts[512];
     snprintf(opts, sizeof opts,
-             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DPF_QK4=%d -DPF_PVMASK=%d "
-             "-DPF_EXP4=%d %.300s",
-             D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, cpu, cpu, cpu, defs ? defs : "");
-    const char *srcs[] = {"prefill.cl", "vmean.cl"};
+             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d %.300s",
+             D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq,
+             defs ? defs : "");
+    const char *srcs[] = {rows ? "prefill_rows.cl" : "prefill.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs, 2, opts, &prog);
     if (st != TT_SUCCESS)
@@ -135,7 +144,7 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
             n_ev++;
     }
     if (st == TT_SUCCESS)
-        st = tt__create_kernel(ctx, prog, "tt_pf_attn", &ka);
+        st = tt__create_kernel(ctx, prog, rows ? "tt_pf_rows" : "tt_pf_attn", &ka);
     const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
     const int mode = (int)p->mode, place = (int)p->placement, sdc = (int)p->sdc;
     const int vmc = use_vmc;
@@ -148,7 +157,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                              M_, M_, M_, M_, M_, M_, I_};
         if ((st = set_all(ctx, ka, 23, sz, val)))
             break;
-        if (!(st = launch(ctx, queue, ka, nqt * PF_NT, bg, PF_NT, n_ev ? 1 : num_wait,
+        const size_t items = (size_t)(QL + pq - 1) / pq;
+        const size_t gx = rows ? (items + PF_LQ - 1) / PF_LQ * PF_LQ : nqt * PF_NT;
+        if (!(st = launch(ctx, queue, ka, gx, bg, rows ? PF_LQ : PF_NT, n_ev ? 1 : num_wait,
                           n_ev ? &ev[n_ev - 1] : wait_list, &ev[n_ev])))
             n_ev++;
     }

@@ -6,7 +6,8 @@
  * on its own 8 scores, and P·V only for tiles where some score passed. Causally masked tiles are
  * never visited. pass 0 only computes each row's (max, Σ exp) for cuts that need them (post-
  * softmax exact, max-relative); pass 1 does the attention. onepass orders the tiles sink, diagonal,
- * rest and cuts post-softmax rows against the running (max, sum) — a superset of the exact set. */
+ * rest and cuts post-softmax rows against the running (max, sum) — a superset of the exact set.
+ * The form for GPUs; CPU devices run prefill_rows.cl (same arguments and results). */
 #define BK 32
 #define NT 128
 #define BQ (GROUP >= 32 ? 1 : 32 / GROUP)
@@ -37,44 +38,8 @@
 #define PF_PV2 1 /* the host's choice: host/prefill.c */
 #endif
 #define PV2 (PF_PV2 && D % 64 == 0)
-/* Q·Kᵀ with float4 partial sums per score (PF_QK4): PoCL runs a work-item's float4 arithmetic
- * as one SSE/AVX instruction but the scalar FMAs below one at a time (it does not vectorise this
- * kernel across work-items). GPUs keep the scalar form: four times the registers for s. */
-#ifndef PF_QK4
-#define PF_QK4 0 /* the host's choice: host/prefill.c */
-#endif
-/* P·V over a bitmask of the keys a quad of rows kept (PF_PVMASK): the per-key "any weight?"
- * branch mispredicts on a CPU whenever kept keys are neither rare nor common. The per-row pass
- * publishes each thread's kept keys as bits of a 32-key mask (qm); a P·V thread ORs its quad's 16
- * and runs the plain loop when most keys are kept, a loop over the set bits otherwise, so only a
- * loop's exit mispredicts. GPUs keep the per-key test (a warp's threads diverge either way). */
-#ifndef PF_PVMASK
-#define PF_PVMASK 0 /* the host's choice: host/prefill.c */
-#endif
-#ifndef PF_PVDENSE
-#define PF_PVDENSE 16 /* more kept keys than this in a quad: the plain loop (PoCL 1K: 8-24 alike) */
-#endif
-/* A row's 4 exponentials as one float4 exp (PF_EXP4), computed when any of them is needed: on a
- * CPU a vector exp costs about one scalar exp and the decisions become selects, not branches
- * (PoCL 1K own dense 255 → 205-218 ms). GPUs keep a scalar exp per needed score. */
-#ifndef PF_EXP4
-#define PF_EXP4 0 /* the host's choice: host/prefill.c */
-#endif
 #if PV2
 #define NV4 (D4 / 16)
-/* key x's contribution to the 4 × NV4 float4 accumulator tile of thread (rq, dg) */
-#define PF_PV_KEY(x)                                                                               \
-    do {                                                                                           \
-        const float4 p_ = vload4(0, ps + (x) * PT + 4 * rq);                                       \
-        _Pragma("unroll") for (int v_ = 0; v_ < NV4; v_++)                                         \
-        {                                                                                          \
-            const float4 vv_ = kvs[(x)][dg + 16 * v_];                                             \
-            acc4[0][v_] = fma((float4)(p_.x), vv_, acc4[0][v_]);                                   \
-            acc4[1][v_] = fma((float4)(p_.y), vv_, acc4[1][v_]);                                   \
-            acc4[2][v_] = fma((float4)(p_.z), vv_, acc4[2][v_]);                                   \
-            acc4[3][v_] = fma((float4)(p_.w), vv_, acc4[3][v_]);                                   \
-        }                                                                                          \
-    } while (0)
 #define PT 36 /* key-major weights: pitch of 9 float4 so the pass's scalar stores spread */
 #define PS(r, x) ps[(x) * PT + (r)]
 #define PS_N (BK * PT)
@@ -113,9 +78,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     __local float ps[PS_N];
     __local float red_m[SR][8], red_z[SR][8];
     __local uint bits[SR][8];
-#if PF_PVMASK && PV2
-    __local uint qm[NT]; /* kept keys of thread t's row pair, as bits of the tile's 32 keys */
-#endif
     __local float alpha[SR], fin_inv[SR], fin_rest[SR];
     __local int fin_empty[SR], kept_any[2];
     __local const float *vf = (__local const float *)kvs;
@@ -185,26 +147,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             kept_any[(it + 1) & 1] = 0;
         barrier(CLK_LOCAL_MEM_FENCE);
         float s[2][4] = {{0.0f}};
-#if PF_QK4 /* CPUs: one vector multiply-add per (row, key) and 4 dimensions, summed at the end */
-        float4 s4[2][4];
-        #pragma unroll
-        for (int x = 0; x < 4; x++)
-            s4[0][x] = s4[1][x] = (float4)(0.0f);
-        for (int d4 = 0; d4 < D4; d4++) {
-            const float4 qa = qs[sr][d4], qb = qs[sr + 1][d4];
-            #pragma unroll
-            for (int x = 0; x < 4; x++) {
-                const float4 kv = kvs[c8 + 8 * x][d4];
-                s4[0][x] = fma(qa, kv, s4[0][x]);
-                s4[1][x] = fma(qb, kv, s4[1][x]);
-            }
-        }
-        #pragma unroll
-        for (int x = 0; x < 4; x++) {
-            s[0][x] = (s4[0][x].x + s4[0][x].y) + (s4[0][x].z + s4[0][x].w);
-            s[1][x] = (s4[1][x].x + s4[1][x].y) + (s4[1][x].z + s4[1][x].w);
-        }
-#else
         for (int d4 = 0; d4 < D4; d4++) {
             const float4 qa = qs[sr][d4], qb = qs[sr + 1][d4];
             #pragma unroll
@@ -220,7 +162,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 s[1][x] = fma(qb.w, kv.w, s[1][x]);
             }
         }
-#endif
         uint kb[2] = {0u, 0u};
         #pragma unroll
         for (int y = 0; y < 2; y++) {
@@ -286,31 +227,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             dm[y] *= a;
             m_run[y] = m_new;
             uint kept = 0u;
-#if PF_EXP4 /* CPUs: the scores' decisions first, then their exponentials as one float4 */
-            int kp[4], nd[4], anynd = 0;
-            #pragma unroll
-            for (int x = 0; x < 4; x++) {
-                const float sc = s[y][x];
-                kp[x] = pass == 1 && isfinite(sc) &&
-                        (op ? tt_keep(sc, kind[y], placement, m_new, zc, th[y])
-                            : (kb[y] >> x) & 1u);
-                nd[x] = isfinite(sc) && (pass == 0 || kp[x] || need_dm);
-                anynd |= nd[x];
-            }
-            float4 e4 = (float4)(0.0f);
-            if (anynd) /* one vector exp; a row with nothing to weigh (sparse rows) skips it */
-                e4 = exp((float4)(s[y][0], s[y][1], s[y][2], s[y][3]) - m_new);
-            const float ev[4] = {e4.x, e4.y, e4.z, e4.w};
-            #pragma unroll
-            for (int x = 0; x < 4; x++) {
-                const float e = nd[x] ? ev[x] : 0.0f;
-                ds[y] += (pass == 0 || kp[x]) ? e : 0.0f;
-                dm[y] += (pass == 1 && !kp[x]) ? e : 0.0f;
-                cnt[y] += kp[x] ? 1u : 0u;
-                kept |= (uint)kp[x] << x;
-                PS(r, c8 + 8 * x) = kp[x] ? e : 0.0f;
-            }
-#else
             #pragma unroll
             for (int x = 0; x < 4; x++) {
                 const float sc = s[y][x];
@@ -333,16 +249,11 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 }
                 PS(r, c8 + 8 * x) = w;
             }
-#endif
             bits[r][c8] = kept;
             kq |= kept;
             if (c8 == 0)
                 alpha[r] = a;
         }
-#if PF_PVMASK && PV2
-        qm[t] = ((kq & 1u) << c8) | ((kq >> 1 & 1u) << (c8 + 8)) | ((kq >> 2 & 1u) << (c8 + 16)) |
-                ((kq >> 3 & 1u) << (c8 + 24));
-#endif
         /* Also in pass 0: barriers stay in code every work-item runs (see the note below). */
         barrier(CLK_LOCAL_MEM_FENCE);
         if (pass == 1) {
@@ -361,21 +272,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 acc4[3][v] *= a4.w;
             }
             if (pv) {
-#if PF_PVMASK /* CPUs: a branch per key only where the quad's kept keys are sparse */
-                uint m = 0u;
-                for (int c = 0; c < 16; c++)
-                    m |= qm[16 * rq + c];
-                if (popcount(m) > PF_PVDENSE) {
-                    for (int x = 0; x < BK; x++)
-                        PF_PV_KEY(x);
-                } else {
-                    while (m != 0u) {
-                        const int x = 31 - (int)clz(m & (0u - m)); /* lowest bit; no ctz in 1.2 */
-                        m &= m - 1u;
-                        PF_PV_KEY(x);
-                    }
-                }
-#else /* GPUs: the form timed on the H200 */
                 for (int x = 0; x < BK; x++) {
                     const float4 p = vload4(0, ps + x * PT + 4 * rq);
                     if (any(p != (float4)(0.0f))) {
@@ -389,7 +285,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                         }
                     }
                 }
-#endif
             }
 #else
             if (orow < BR) {

@@ -1,0 +1,308 @@
+/* prefill_rows.cl — the CPU form of prefill: one work-item per query position and KV head runs
+ * the GQA group's rows serially, 32 keys at a time, with no local memory and no barrier. PoCL
+ * runs a work-group's items one after another on one core, so the tiled kernel's barriers cost
+ * a spill of every live register per item and phase; here each K and V row is read once for the
+ * GROUP heads while it sits in L1, and the next positions of the work-group find it in L2.
+ * Same arguments, semantics and statistics as tt_pf_attn (prefill.cl); the one-pass post cut
+ * orders each row's own tiles sink, diagonal, rest. */
+#define BK 32
+#ifndef LQ
+#define LQ 8 /* work-items per work-group (the host's launch size) */
+#endif
+#ifndef PQ
+#define PQ 1 /* query positions per work-item (the host's choice; 1 for one-pass post) */
+#endif
+#define R (PQ * GROUP) /* rows per work-item */
+/* Vectors as wide as the head size allows: PoCL turns a work-item's float16 arithmetic into
+ * AVX-512 (or paired AVX2) instructions and leaves scalar code scalar. */
+#if D % 16 == 0
+#define VW 16
+#define VT float16
+#define VLOAD vload16
+#define VLOADH vload_half16
+#define VSTORE vstore16
+#elif D % 8 == 0
+#define VW 8
+#define VT float8
+#define VLOAD vload8
+#define VLOADH vload_half8
+#define VSTORE vstore8
+#else
+#define VW 4
+#define VT float4
+#define VLOAD vload4
+#define VLOADH vload_half4
+#define VSTORE vstore4
+#endif
+#define NV (D / VW)
+#if KV_F16
+#define LOAD_KVV(p, base, c) VLOADH((c), (p) + (base))
+#else
+#define LOAD_KVV(p, base, c) VLOAD((c), (p) + (base))
+#endif
+#ifndef KU
+#define KU 8
+#endif
+/* KU: keys per Q·Kᵀ step: independent FMA chains, as FMA latency is ~4 cycles */
+
+/* fp16 K and V rows shared by several rows are converted once per tile into fp32 rows (on a
+ * CPU a conversion costs about what the multiply-adds that use it cost) */
+#define CONV (KV_F16 && R > 1)
+#if CONV
+#define KROW(x, c) VLOAD((c), kf + (x) * D)
+#else
+#define KROW(x, c) LOAD_KVV(k, kb[(x)], (c))
+#endif
+
+inline float pr_sum4(float4 a) { return (a.x + a.y) + (a.z + a.w); }
+inline float pr_sum8(float8 a) { return pr_sum4(a.lo + a.hi); }
+inline float pr_sum16(float16 a) { return pr_sum8(a.lo + a.hi); }
+#if VW == 16
+#define VSUM pr_sum16
+#elif VW == 8
+#define VSUM pr_sum8
+#else
+#define VSUM pr_sum4
+#endif
+inline float pr_max16(float16 a)
+{
+    const float8 b = fmax(a.lo, a.hi);
+    const float4 c = fmax(b.lo, b.hi);
+    return fmax(fmax(c.x, c.y), fmax(c.z, c.w));
+}
+/* lanes of a comparison result as bits 0..15 */
+inline uint pr_bits16(int16 m)
+{
+    const uint16 pw = (uint16)(1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u,
+                               4096u, 8192u, 16384u, 32768u);
+    const uint16 a = as_uint16(m) & pw;
+    const uint8 b = a.lo | a.hi;
+    const uint4 c = b.lo | b.hi;
+    return (c.x | c.y) | (c.z | c.w);
+}
+
+__kernel __attribute__((reqd_work_group_size(LQ, 1, 1)))
+void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const KV_T *v,
+                __constant uint *lay, int n_heads, int q_len, int kv_len, float scale, int pass,
+                int mode, int placement, int sdc, float lambda, int vmc, int k_eff, int onepass,
+                __global const float *thetas, __global const float *dhats,
+                __global float *rowstat, __global const float *vmean, __global float *o,
+                __global uint *stats, int batch)
+{
+    const int i0 = get_global_id(0) * PQ, bg = get_global_id(1);
+    if (i0 >= q_len) /* no barrier anywhere: the padding items may leave */
+        return;
+    const int np = min(PQ, q_len - i0); /* positions of this item */
+    const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
+    const int p0 = kv_len - q_len, rn_max = p0 + i0 + np; /* the last position's row is longest */
+    const int op = onepass && pass == 1; /* the host runs one-pass with PQ = 1 */
+    const int need_dm = pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
+    const int fixst = pass == 1 && rowstat != 0;
+
+    /* row r: position i0 + r / GROUP, head g·GROUP + r % GROUP */
+    VT acc[R][NV];
+    float m[R], ds[R], dm[R], zf[R], th[R], alpha[R];
+    int rn[R], kind[R];
+    uint cnt[R], kept[R];
+    float s[R][BK]; /* a tile's scores, then its weights (0 for a dropped key) */
+    uint kb[BK], uni_n[PQ];
+#if CONV
+    float kf[BK * D]; /* the tile's K rows, then its kept V rows, in fp32 */
+#endif
+    for (int r = 0; r < R; r++) {
+        const int p = r / GROUP, i = i0 + p, h = g * GROUP + r % GROUP;
+        const int live = p < np, row = (b * n_heads + h) * q_len + i;
+        rn[r] = live ? p0 + i + 1 : 0; /* causal row length; <= 0: an empty row */
+        kind[r] = (mode != MODE_THETA || rn[r] <= k_eff || k_eff <= 0) ? 0 : 1;
+        for (int c = 0; c < NV; c++)
+            acc[r][c] = (VT)(0.0f);
+        m[r] = fixst && live ? rowstat[2 * row] : -INFINITY;
+        zf[r] = fixst && live ? rowstat[2 * row + 1] : 1.0f;
+        th[r] = live && kind[r] == 1 ? thetas[h * q_len + i] : 0.0f;
+        ds[r] = dm[r] = 0.0f;
+        cnt[r] = 0u;
+    }
+    for (int p = 0; p < PQ; p++)
+        uni_n[p] = 0u; /* keys any head of the group kept, per position */
+    const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    const int ntile = rn_max > 0 ? (rn_max + BK - 1) / BK : 0;
+    for (int it = 0; it < ntile; it++) {
+        const int tile = !op || it == 0 ? it : (it == 1 ? ntile - 1 : it - 1);
+        const int j0 = tile * BK;
+        /* keys past the longest row read its last key (inside the cache); masked below */
+        for (int x = 0; x < BK; x++)
+            kb[x] = ADDR(lay, LAY_K, b, g, min(j0 + x, rn_max - 1));
+#if CONV
+        for (int x = 0; x < BK; x++)
+            #pragma unroll
+            for (int c = 0; c < NV; c++)
+                VSTORE(LOAD_KVV(k, kb[x], c), c, kf + x * D);
+#endif
+        uint uni[PQ];
+        for (int p = 0; p < PQ; p++)
+            uni[p] = 0u;
+        for (int r = 0; r < R; r++) {
+            kept[r] = 0u;
+            alpha[r] = 1.0f;
+            if (j0 >= rn[r]) /* the tile lies past this row (or the row is padding): no-op */
+                continue;
+            /* Q·Kᵀ: KU keys at a time against the row's query held in registers */
+            const uint qb = ADDR(lay, LAY_Q, b, g * GROUP + r % GROUP, i0 + r / GROUP);
+            VT qv[NV];
+            #pragma unroll
+            for (int c = 0; c < NV; c++)
+                qv[c] = VLOAD(c, q + qb);
+            for (int x0 = 0; x0 < BK; x0 += KU) {
+                VT a[KU];
+                #pragma unroll
+                for (int u = 0; u < KU; u++)
+                    a[u] = (VT)(0.0f);
+                #pragma unroll
+                for (int c = 0; c < NV; c++)
+                    #pragma unroll
+                    for (int u = 0; u < KU; u++)
+                        a[u] = fma(qv[c], KROW(x0 + u, c), a[u]);
+                #pragma unroll
+                for (int u = 0; u < KU; u++)
+                    s[r][x0 + u] = VSUM(a[u]) * scale;
+            }
+            /* the row's pass over the tile, as two float16 halves: causal mask (non-finite
+             * scores count as absent), online max, the cut, the exponentials needed */
+            float16 sv[2];
+            int16 fin[2];
+            float tm = -INFINITY;
+            #pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                const float16 x = vload16(hf, s[r]);
+                fin[hf] = isfinite(x) & (lane + (j0 + 16 * hf) < (int16)(rn[r]));
+                sv[hf] = select((float16)(-INFINITY), x, fin[hf]);
+                tm = fmax(tm, pr_max16(sv[hf]));
+            }
+            const float m_new = fixst ? m[r] : fmax(m[r], tm);
+            const float a = m_new == -INFINITY || m[r] == m_new ? 1.0f : exp(m[r] - m_new);
+            ds[r] *= a;
+            dm[r] *= a;
+            m[r] = m_new;
+            alpha[r] = a;
+            float16 e[2] = {(float16)(0.0f), (float16)(0.0f)};
+            const int anyfin = any(fin[0] | fin[1]);
+            /* the exponentials are needed unless every score is dropped and nothing reads the
+             * dropped mass (a sparse pre-softmax or max-relative row) */
+            const int need_all = pass == 0 || kind[r] == 0 || need_dm || placement == PLACE_POST;
+            int16 kp[2];
+            #pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                if (kind[r] == 0 || pass == 0)
+                    kp[hf] = fin[hf];
+                else if (placement == PLACE_PRE)
+                    kp[hf] = fin[hf] & (sv[hf] > (float16)(th[r]));
+                else if (placement == PLACE_REL)
+                    kp[hf] = fin[hf] & (sv[hf] - m_new > (float16)(th[r]));
+                else
+                    kp[hf] = fin[hf]; /* post: decided once the exponentials are known */
+                if (anyfin && (need_all || any(kp[hf])))
+                    e[hf] = select((float16)(0.0f), exp(sv[hf] - m_new), fin[hf]);
+            }
+            float zc = zf[r];
+            if (op) /* one-pass post: (ds + dm) before the tile + the tile's Σ exp, at m_new */
+                zc = ds[r] + dm[r] + pr_sum16(e[0] + e[1]);
+            uint bits = 0u;
+            #pragma unroll
+            for (int hf = 0; hf < 2; hf++) {
+                if (pass == 1 && kind[r] == 1 && placement == PLACE_POST)
+                    kp[hf] = fin[hf] & (e[hf] / zc > (float16)(th[r]));
+                if (pass == 0)
+                    kp[hf] = (int16)(0);
+                const float16 w = select((float16)(0.0f), e[hf], kp[hf]);
+                ds[r] += pass == 0 ? pr_sum16(e[hf]) : pr_sum16(w);
+                dm[r] += pass == 0 ? 0.0f : pr_sum16(e[hf] - w);
+                bits |= pr_bits16(kp[hf]) << (16 * hf);
+                vstore16(w, hf, s[r]);
+            }
+            cnt[r] += popcount(bits);
+            kept[r] = bits;
+            uni[r / GROUP] |= bits;
+        }
+        if (pass != 1)
+            continue;
+        uint all = 0u;
+        for (int p = 0; p < PQ; p++) {
+            uni_n[p] += popcount(uni[p]);
+            all |= uni[p];
+        }
+#if CONV
+        for (uint u = all; u != 0u; u &= u - 1u) {
+            const int x = 31 - (int)clz(u & (0u - u)); /* lowest set bit (C 1.2) */
+            const uint vb = ADDR(lay, LAY_V, b, g, j0 + x);
+            #pragma unroll
+            for (int c = 0; c < NV; c++)
+                VSTORE(LOAD_KVV(v, vb, c), c, kf + x * D);
+        }
+#define VROW(x, c) VLOAD((c), kf + (x) * D)
+#else
+#define VROW(x, c) LOAD_KVV(v, ADDR(lay, LAY_V, b, g, j0 + (x)), (c))
+#endif
+        /* P·V: each row's accumulator in registers over the keys it kept */
+        for (int r = 0; r < R; r++) {
+            if (kept[r] == 0u && alpha[r] == 1.0f)
+                continue;
+            VT ac[NV];
+            #pragma unroll
+            for (int c = 0; c < NV; c++)
+                ac[c] = acc[r][c] * alpha[r];
+            for (uint bits = kept[r]; bits != 0u; bits &= bits - 1u) {
+                const int x = 31 - (int)clz(bits & (0u - bits));
+                const VT w = (VT)(s[r][x]);
+                #pragma unroll
+                for (int c = 0; c < NV; c++)
+                    ac[c] = fma(w, VROW(x, c), ac[c]);
+            }
+            #pragma unroll
+            for (int c = 0; c < NV; c++)
+                acc[r][c] = ac[c];
+        }
+    }
+    for (int r = 0; r < R; r++) {
+        const int p = r / GROUP, i = i0 + p, h = g * GROUP + r % GROUP;
+        if (p >= np)
+            break;
+        const int row = (b * n_heads + h) * q_len + i;
+        if (pass == 0) {
+            rowstat[2 * row] = m[r];
+            rowstat[2 * row + 1] = ds[r];
+            continue;
+        }
+        float denom;
+        if (kind[r] == 0) {
+            denom = ds[r];
+        } else if (placement == PLACE_POST) {
+            denom = ds[r] + dm[r];
+        } else {
+            float miss = 0.0f;
+            if (sdc == SDC_EXACT)
+                miss = dm[r];
+            else if (sdc == SDC_EXPTH)
+                miss = (float)(rn[r] - (int)cnt[r]) *
+                       exp((placement == PLACE_REL ? m[r] + th[r] : th[r]) - m[r]);
+            else if (sdc == SDC_OFFLINE)
+                miss = dhats[h * q_len + i];
+            denom = ds[r] + lambda * miss;
+        }
+        const float inv = (ds[r] > 0.0f && denom > 0.0f) ? 1.0f / denom : 0.0f;
+        const float rest = (vmc && kind[r] != 0) ? 1.0f - ds[r] * inv : 0.0f;
+        const int empty = m[r] == -INFINITY;
+        const uint ob = ADDR(lay, LAY_O, b, h, i);
+        for (int c = 0; c < NV; c++) {
+            VT out = acc[r][c] * inv;
+            if (rest != 0.0f)
+                out += rest * VLOAD(c, vmean + ((size_t)bg * q_len + i) * D);
+            VSTORE(empty ? (VT)(NAN) : out, c, o + ob);
+        }
+        if (stats)
+            stats[row] = cnt[r];
+    }
+    if (pass == 1 && stats)
+        for (int p = 0; p < np; p++)
+            stats[(size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len + i0 + p] =
+                uni_n[p];
+}
