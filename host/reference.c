@@ -86,6 +86,33 @@ int tt__ref_row(const double *s, int n, const tt__row_spec *spec, double *scratc
         kth = tt__ref_kth_largest(scratch, c, spec->k);
     }
 
+    /* One-pass post-softmax (prefill): the row's tiles of onepass_tile keys in the order sink
+     * (tile 0), then from the diagonal tile back to tile 1; each score is compared against the
+     * running normaliser — Σ exp over the tiles seen so far, this one included, at their max.
+     * That normaliser never exceeds the final one, so the kept set contains the exact one.
+     * scratch[j] becomes 1 for a kept key. */
+    const int onepass = rule == TT__ROW_THETA && spec->placement == TT_PLACE_POST &&
+                        spec->onepass_tile > 0;
+    if (onepass) {
+        const int bt = spec->onepass_tile, nt = (n + bt - 1) / bt;
+        double mr = -INFINITY, zr = 0;
+        for (int it = 0; it < nt; it++) {
+            const int j0 = (it == 0 ? 0 : nt - it) * bt, j1 = j0 + bt < n ? j0 + bt : n;
+            double mn = mr;
+            for (int j = j0; j < j1; j++)
+                if (isfinite(s[j]) && s[j] > mn)
+                    mn = s[j];
+            double zc = mr == -INFINITY ? 0 : zr * exp(mr - mn);
+            for (int j = j0; j < j1; j++)
+                if (isfinite(s[j]))
+                    zc += exp(s[j] - mn);
+            for (int j = j0; j < j1; j++)
+                scratch[j] = isfinite(s[j]) && exp(s[j] - mn) / zc > spec->theta;
+            mr = mn;
+            zr = zc;
+        }
+    }
+
     double d_kept = 0, d_drop = 0, min_kept = INFINITY;
     int nk = 0;
     for (int j = 0; j < n; j++) {
@@ -101,6 +128,8 @@ int tt__ref_row(const double *s, int n, const tt__row_spec *spec, double *scratc
             keep = s[j] > spec->theta;
         else if (spec->placement == TT_PLACE_REL)
             keep = s[j] - m > spec->theta;
+        else if (onepass)
+            keep = scratch[j] != 0;
         else
             keep = e / z > spec->theta;
         if (keep) {
@@ -189,6 +218,9 @@ static tt_status row_spec(const ref_call *c, int h, int n, tt__row_spec *spec)
         return TT_SUCCESS;
     }
     spec->rule = p->mode == TT_MODE_TOPK ? TT__ROW_TOPK : TT__ROW_THETA;
+    /* one-pass applies to prefill chunks (the prefill kernels' 32-key tiles); decode is exact */
+    if (p->post_variant == TT_POST_ONEPASS && c->sh->q_len >= 2)
+        spec->onepass_tile = TT__ONEPASS_TILE;
     if (spec->rule == TT__ROW_THETA || p->sdc == TT_SDC_OFFLINE) {
         float th = 0, dh = NAN;
         tt_status st = tt_table_lookup(p->table, p->layer, h, n, &th, &dh);

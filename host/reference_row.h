@@ -10,6 +10,9 @@
  * finite score; Top-θ keeps x_j > θ with x given by the placement. */
 typedef enum tt__row_rule { TT__ROW_DENSE = 0, TT__ROW_TOPK = 1, TT__ROW_THETA = 2 } tt__row_rule;
 
+/* Tile length of the one-pass post-softmax prefill cut (BK of both prefill kernels). */
+#define TT__ONEPASS_TILE 32
+
 typedef struct tt__row_spec {
     tt__row_rule rule;
     tt_placement placement; /* Top-θ only */
@@ -19,6 +22,7 @@ typedef struct tt__row_spec {
     double theta;           /* Top-θ only, in the placement's domain */
     double dhat;            /* offline SDC only: D̂ at this (layer, head, n) */
     int n;                  /* the row's real length (exp-threshold SDC counts n - |S|) */
+    int onepass_tile;       /* Top-θ post: 0 exact; else the one-pass cut over tiles this long */
 } tt__row_spec;
 
 typedef struct tt__row_info {

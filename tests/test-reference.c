@@ -432,6 +432,51 @@ START_TEST(dense_below_k)
 }
 END_TEST
 
+/* One-pass post-softmax prefill: per row a superset of the exact kept set (its running normaliser
+ * never exceeds the final one); rows of one 32-key tile see the whole row and keep exactly the
+ * exact set; somewhere the superset is strict, so the variant is not the exact cut renamed. */
+START_TEST(onepass_superset)
+{
+    seed_rng(300 + _i);
+    prob P;
+    const int kv = rnd(70, 200), ql = rnd(40, kv);
+    prob_init(&P, 1, 2, 1, 16, ql, kv);
+    const int ns[2] = {1, kv + 1};
+    const float th[4] = {0.02f, 0.002f, 0.03f, 0.003f};
+    tt_table *t = make_table(TT_PLACE_POST, 2, 1, 16, 2, 2, ns, th, NULL);
+    tt_attn_params p = params(TT_MODE_THETA, TT_PLACE_POST, TT_SDC_NONE, 1, 0, 0);
+    p.table = t;
+    const size_t nrow = 2u * ql;
+    uint32_t *exact = malloc((nrow + ql) * sizeof *exact);
+    ck_assert(exact != NULL);
+    ck_assert_int_eq(tt_reference_attention(&P.sh, &p, P.q, P.k, P.v, P.o, exact), TT_SUCCESS);
+    p.post_variant = TT_POST_ONEPASS;
+    ck_assert_int_eq(tt_reference_attention(&P.sh, &p, P.q, P.k, P.v, P.o, P.st), TT_SUCCESS);
+    int strict = 0;
+    for (size_t r = 0; r < nrow; r++) {
+        const int n = kv - ql + (int)(r % ql) + 1;
+        ck_assert_msg(P.st[r] >= exact[r] && P.st[r] <= (uint32_t)n, "row %zu: one-pass %u, exact %u",
+                      r, P.st[r], exact[r]);
+        if (n <= 32)
+            ck_assert_uint_eq(P.st[r], exact[r]);
+        strict += P.st[r] > exact[r];
+    }
+    ck_assert_int_gt(strict, 0);
+    /* decode (one query row) ignores the variant */
+    prob D;
+    prob_init(&D, 1, 2, 1, 16, 1, kv);
+    uint32_t st2[6];
+    ck_assert_int_eq(tt_reference_attention(&D.sh, &p, D.q, D.k, D.v, D.o, D.st), TT_SUCCESS);
+    p.post_variant = TT_POST_EXACT;
+    ck_assert_int_eq(tt_reference_attention(&D.sh, &p, D.q, D.k, D.v, D.o, st2), TT_SUCCESS);
+    ck_assert(D.st[0] == st2[0] && D.st[1] == st2[1]);
+    free(exact);
+    tt_table_destroy(t);
+    prob_free(&P);
+    prob_free(&D);
+}
+END_TEST
+
 /* GQA: per-KV-head V-row union over 1, 2, 4 and 8 query heads. */
 START_TEST(gqa_union)
 {
@@ -586,6 +631,7 @@ int main(void)
     tcase_add_loop_test(rnd_tc, theta_random, 0, 24);
     tcase_add_test(rnd_tc, dense_below_k);
     tcase_add_loop_test(rnd_tc, gqa_union, 0, 4);
+    tcase_add_loop_test(rnd_tc, onepass_superset, 0, 4);
     tcase_add_test(rnd_tc, fp16_equals_fp32);
     tcase_add_test(rnd_tc, nonfinite);
     suite_add_tcase(s, rnd_tc);

@@ -5,8 +5,9 @@
  * over finite scores, the cut, kept/dropped sums, kept bitmasks) spread over all 128 threads, each
  * on its own 8 scores, and P·V only for tiles where some score passed. Causally masked tiles are
  * never visited. pass 0 only computes each row's (max, Σ exp) for cuts that need them (post-
- * softmax exact, max-relative); pass 1 does the attention. onepass orders the tiles sink, diagonal,
- * rest and cuts post-softmax rows against the running (max, sum) — a superset of the exact set.
+ * softmax exact, max-relative); pass 1 does the attention. onepass visits the sink tile, then the
+ * tiles from the diagonal back, and cuts post-softmax rows against the running (max, sum) — a
+ * superset of the exact set; the reference (host/reference.c) defines the same order.
  * The form for GPUs; CPU devices run prefill_rows.cl (same arguments and results). */
 #define BK 32
 #define NT 128
@@ -134,7 +135,9 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     const int last_i = min(q0 + BQ, q_len) - 1;
     const int ntile = (p0 + last_i + 1 + BK - 1) / BK;
     for (int it = 0; it < ntile; it++) {
-        const int tile = !onepass || it == 0 ? it : (it == 1 ? ntile - 1 : it - 1);
+        /* one-pass: the sink tile, then from the last tile back (the work-group's last tile may
+         * lie past some rows' diagonal: for them it is all masked and changes nothing) */
+        const int tile = !onepass || it == 0 ? it : ntile - it;
         const int j0 = tile * BK;
         barrier(CLK_LOCAL_MEM_FENCE);
         for (int x = t; x < BK * D4; x += NT) {

@@ -3,8 +3,8 @@
  * runs a work-group's items one after another on one core, so the tiled kernel's barriers cost
  * a spill of every live register per item and phase; here each K and V row is read once for the
  * GROUP heads while it sits in L1, and the next positions of the work-group find it in L2.
- * Same arguments, semantics and statistics as tt_pf_attn (prefill.cl); the one-pass post cut
- * orders each row's own tiles sink, diagonal, rest. */
+ * Same arguments, results and statistics as tt_pf_attn (prefill.cl), one-pass post cut included
+ * (each row's tiles: sink, then from its diagonal back). */
 #define BK 32
 #ifndef LQ
 #define LQ 8 /* work-items per work-group (the host's launch size) */
@@ -127,7 +127,7 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
     const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
     const int ntile = rn_max > 0 ? (rn_max + BK - 1) / BK : 0;
     for (int it = 0; it < ntile; it++) {
-        const int tile = !op || it == 0 ? it : (it == 1 ? ntile - 1 : it - 1);
+        const int tile = !op || it == 0 ? it : ntile - it; /* one-pass: sink, diagonal, back */
         const int j0 = tile * BK;
         /* keys past the longest row read its last key (inside the cache); masked below */
         for (int x = 0; x < BK; x++)

@@ -14,21 +14,23 @@ typedef struct {
     tt_sdc sdc;
     float lambda;
     int vmc;
+    int onepass; /* post-softmax prefill cut in one pass (checked as a superset of exact) */
 } variant;
 
 static const variant variants[] = {
-    {"dense", TT_MODE_DENSE, TT_PLACE_PRE, TT_SDC_NONE, 1.0f, 0},
-    {"topk", TT_MODE_TOPK, TT_PLACE_PRE, TT_SDC_NONE, 1.0f, 0},
-    {"topk-exact+vmc", TT_MODE_TOPK, TT_PLACE_PRE, TT_SDC_EXACT, 1.0f, 1},
-    {"topk-expth", TT_MODE_TOPK, TT_PLACE_PRE, TT_SDC_EXP_THRESHOLD, 1.0f, 0},
-    {"theta-pre", TT_MODE_THETA, TT_PLACE_PRE, TT_SDC_NONE, 1.0f, 0},
-    {"theta-pre-exact+vmc", TT_MODE_THETA, TT_PLACE_PRE, TT_SDC_EXACT, 1.0f, 1},
-    {"theta-pre-expth", TT_MODE_THETA, TT_PLACE_PRE, TT_SDC_EXP_THRESHOLD, 1.0f, 0},
-    {"theta-pre-offline-l0.5", TT_MODE_THETA, TT_PLACE_PRE, TT_SDC_OFFLINE, 0.5f, 0},
-    {"theta-post", TT_MODE_THETA, TT_PLACE_POST, TT_SDC_NONE, 1.0f, 0},
-    {"theta-post+vmc", TT_MODE_THETA, TT_PLACE_POST, TT_SDC_NONE, 1.0f, 1},
-    {"theta-rel-exact", TT_MODE_THETA, TT_PLACE_REL, TT_SDC_EXACT, 1.0f, 0},
-    {"theta-rel-expth+vmc-l0.7", TT_MODE_THETA, TT_PLACE_REL, TT_SDC_EXP_THRESHOLD, 0.7f, 1},
+    {"dense", TT_MODE_DENSE, TT_PLACE_PRE, TT_SDC_NONE, 1.0f, 0, 0},
+    {"topk", TT_MODE_TOPK, TT_PLACE_PRE, TT_SDC_NONE, 1.0f, 0, 0},
+    {"topk-exact+vmc", TT_MODE_TOPK, TT_PLACE_PRE, TT_SDC_EXACT, 1.0f, 1, 0},
+    {"topk-expth", TT_MODE_TOPK, TT_PLACE_PRE, TT_SDC_EXP_THRESHOLD, 1.0f, 0, 0},
+    {"theta-pre", TT_MODE_THETA, TT_PLACE_PRE, TT_SDC_NONE, 1.0f, 0, 0},
+    {"theta-pre-exact+vmc", TT_MODE_THETA, TT_PLACE_PRE, TT_SDC_EXACT, 1.0f, 1, 0},
+    {"theta-pre-expth", TT_MODE_THETA, TT_PLACE_PRE, TT_SDC_EXP_THRESHOLD, 1.0f, 0, 0},
+    {"theta-pre-offline-l0.5", TT_MODE_THETA, TT_PLACE_PRE, TT_SDC_OFFLINE, 0.5f, 0, 0},
+    {"theta-post", TT_MODE_THETA, TT_PLACE_POST, TT_SDC_NONE, 1.0f, 0, 0},
+    {"theta-post+vmc", TT_MODE_THETA, TT_PLACE_POST, TT_SDC_NONE, 1.0f, 1, 0},
+    {"theta-rel-exact", TT_MODE_THETA, TT_PLACE_REL, TT_SDC_EXACT, 1.0f, 0, 0},
+    {"theta-rel-expth+vmc-l0.7", TT_MODE_THETA, TT_PLACE_REL, TT_SDC_EXP_THRESHOLD, 0.7f, 1, 0},
+    {"theta-post-onepass", TT_MODE_THETA, TT_PLACE_POST, TT_SDC_NONE, 1.0f, 0, 1},
 };
 #define N_VARIANTS ((int)(sizeof variants / sizeof variants[0]))
 
@@ -54,7 +56,7 @@ static int big_cases(tt_case *cases, int cap)
     } big[] = {
         {8192, 8192, 1, 1, 0},  {512, 8192, 4, 1, 0},  {512, 8192, 4, 1, 4}, {512, 8192, 4, 1, 8},
         {512, 8192, 4, 1, 10},  {1, 131072, 8, 2, 0},  {1, 131072, 8, 2, 5}, {1, 131072, 8, 2, 9},
-        {1, 32768, 32, 8, 2},   {1, 32768, 24, 8, 5},
+        {1, 32768, 32, 8, 2},   {1, 32768, 24, 8, 5},   {512, 8192, 4, 1, 12},
     };
     int n = 0;
     for (size_t i = 0; i < sizeof big / sizeof big[0] && n < cap; i++) {
@@ -69,6 +71,7 @@ static int big_cases(tt_case *cases, int cap)
         c->params.sdc = va->sdc;
         c->params.sdc_lambda = va->lambda;
         c->params.vmc = va->vmc;
+        c->params.post_variant = va->onepass ? TT_POST_ONEPASS : TT_POST_EXACT;
         c->variant = big[i].variant;
         c->k = 64;
         c->params.k = va->mode == TT_MODE_DENSE ? 0 : 64;
@@ -128,6 +131,7 @@ int tt_sweep_cases(tt_case *cases, int cap, int level)
                         c->params.sdc = va->sdc;
                         c->params.sdc_lambda = va->lambda;
                         c->params.vmc = va->vmc;
+                        c->params.post_variant = va->onepass ? TT_POST_ONEPASS : TT_POST_EXACT;
                         /* Top-θ alternates between the table's k and an explicit one. */
                         c->params.k = va->mode == TT_MODE_THETA && serial % 3 == 0 ? 0 : k;
                         if (va->mode == TT_MODE_DENSE)

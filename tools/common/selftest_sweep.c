@@ -45,6 +45,27 @@ static int row_ambiguous(const tt_case *c, const tt_table *table, const float *q
         cut = m + th;
     else if (c->params.placement == TT_PLACE_POST)
         cut = th > 0 ? m + log(z) + log(th) : -INFINITY;
+    if (c->params.placement == TT_PLACE_POST && c->params.post_variant == TT_POST_ONEPASS &&
+        s->q_len >= 2) { /* the cut of each 32-key tile, against the running normaliser */
+        const int nt = (n + 31) / 32;
+        double mr = -INFINITY, zr = 0;
+        for (int it = 0; it < nt; it++) {
+            const int j0 = (it == 0 ? 0 : nt - it) * 32, j1 = j0 + 32 < n ? j0 + 32 : n;
+            double mn = mr;
+            for (int j = j0; j < j1; j++)
+                mn = fmax(mn, x[j]);
+            double zc = mr == -INFINITY ? 0 : zr * exp(mr - mn);
+            for (int j = j0; j < j1; j++)
+                zc += exp(x[j] - mn);
+            const double tcut = th > 0 ? mn + log(zc) + log(th) : -INFINITY;
+            for (int j = j0; j < j1; j++)
+                if (fabs(x[j] - tcut) <= AMBIG * (1 + fabs(tcut)))
+                    return 1;
+            mr = mn;
+            zr = zc;
+        }
+        return 0;
+    }
     for (int j = 0; j < n; j++)
         if (fabs(x[j] - cut) <= AMBIG * (1 + fabs(cut)))
             return 1;
