@@ -106,10 +106,15 @@ record "suites" build/meson-logs/testlog.json "$t"
 echo "== toptheta selftest on the default device =="
 if ./build/tools/cli/toptheta selftest | tail -n 30; then total_ok=$((total_ok + 1)); else
     status=1 total_bad=$((total_bad + 1)); fi
-# The GPUs' decode forms (coalesced K reads, TT_DEC_KCOAL; P·V on interleaved rows and the
-# per-thread row merge, TT_DEC_CPU=0) are off on CPUs by default; check them here.
-echo "== toptheta selftest --short, decode in the GPUs' forms (TT_DEC_KCOAL=1 TT_DEC_CPU=0) =="
-if TT_DEC_KCOAL=1 TT_DEC_CPU=0 ./build/tools/cli/toptheta selftest --short --filter decode | tail -n 3; then
+# CPUs run decode's first pass and P·V as tt_dec_rows / tt_dec_rows_pv (decode_rows.cl); the
+# work-group kernels of decode.cl are checked here: in the GPUs' forms (coalesced K reads,
+# TT_DEC_KCOAL; P·V on interleaved rows and the per-thread row merge, TT_DEC_CPU=0) and in their
+# CPU forms (TT_DEC_ROWS=0 alone). Every decode.cl line below sets TT_DEC_ROWS=0.
+echo "== toptheta selftest, decode in decode.cl's GPU forms (TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_CPU=0) =="
+if selftest_passes TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_CPU=0 -- --filter decode; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
+echo "== toptheta selftest --short, decode in decode.cl's CPU forms (TT_DEC_ROWS=0) =="
+if selftest_passes TT_DEC_ROWS=0 -- --short --filter decode; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The warp-shuffle K pass (NVIDIA only) with its exchange through local memory instead, so that
 # its bookkeeping is checked here too: head size 128 (16 lanes per row), groups of 3 and 4.
@@ -117,19 +122,19 @@ echo "== toptheta selftest, decode d=128 gqa=3/4 with the shuffle path on local 
 shfl_ok=1
 for f in "decode  f32 d=128 gqa=3" "decode  f16 d=128 gqa=3" "decode  f16 d=128 gqa=4"; do
     printf '%s: ' "$f"
-    selftest_passes TT_DEC_KCOAL=1 TT_DEC_SHFL_LOCAL=1 -- --filter "$f" || shfl_ok=0
+    selftest_passes TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_SHFL_LOCAL=1 -- --filter "$f" || shfl_ok=0
 done
 if [ $shfl_ok = 1 ]; then total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The tensor-core K pass (NVIDIA, sm_80 and later) with its multiply-add emulated through local
 # memory, so that its bookkeeping (dimension order, tiles, q's hi/lo halves, the power-of-two
 # scale) is checked here too: every fp16 decode case (head size 8 takes the other paths).
 echo "== toptheta selftest, fp16 decode with the tensor-core path emulated (TT_DEC_MMA_LOCAL=1) =="
-if selftest_passes TT_DEC_MMA_LOCAL=1 -- --filter "decode  f16"; then
+if selftest_passes TT_DEC_ROWS=0 TT_DEC_MMA_LOCAL=1 -- --filter "decode  f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The merge fused into the chunk kernel (opt-in, TT_DEC_FUSE=1): its counters, fences and the
 # last work-group's merge, on every single-pass decode case (the two-pass ones keep the kernel).
 echo "== toptheta selftest --short, decode with the merge fused into the chunk kernel (TT_DEC_FUSE=1) =="
-if selftest_passes TT_DEC_FUSE=1 -- --short --filter decode; then
+if selftest_passes TT_DEC_ROWS=0 TT_DEC_FUSE=1 -- --short --filter decode; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # Prefill as GPUs run it: CPUs take prefill_rows.cl, so the tiled kernel is checked here over
 # the whole prefill sweep (about 2 minutes on PoCL).

@@ -259,8 +259,16 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * so) and coherent CPU devices with OpenCL's global fence (PoCL: checked in CI). Not for the
      * two-pass paths (store), nor when the merge's rescale factors (GROUP per chunk) would not
      * fit the score buffer it reuses (more chunks than CH). */
+    /* CPU devices run the first pass as tt_dec_rows (decode_rows.cl): a work-item per chunk and
+     * (sequence, KV head), the group's heads in vectors, no local memory or barrier, the same
+     * partials for tt_dec_pv and tt_dec_merge. TT_DEC_ROWS=0/1 overrides (CI checks both). */
+    const char *erw = getenv("TT_DEC_ROWS");
+    const int rows_k =
+        erw && *erw ? *erw == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     const char *ef = getenv("TT_DEC_FUSE");
-    const int fuse = store || nc > ch || !(ef && *ef == '1') ? 0 : tt__warp_shuffle(ctx) ? 2 : 1;
+    const int fuse = store || rows_k || nc > ch || !(ef && *ef == '1') ? 0
+                     : tt__warp_shuffle(ctx)                        ? 2
+                                                                    : 1;
     /* The CPU forms of decode.cl (DEC_CPU): P·V lanes over blocks of consecutive kept rows, its
      * loops unrolled, the two-phase kernel's row (max, sum) merged once per work-group. PoCL,
      * 8K keys, batch 8, with the thread-per-row K pass unrolled too: dense 60 → 35 ms, Top-θ
@@ -278,13 +286,15 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
              ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
              shfl || shfl_local, shfl_local, mma || mma_local, mma_local, mma_tu, fuse, cpu,
              defs ? defs : "");
-    const char *srcs[6];
+    const char *srcs[8];
     int n_src = 0;
     if (mma)
         srcs[n_src++] = "mma.cl";
     if (shfl)
         srcs[n_src++] = "shfl.cl";
     srcs[n_src++] = "decode.cl", srcs[n_src++] = "decode_merge.cl";
+    if (rows_k)
+        srcs[n_src++] = "rows.cl", srcs[n_src++] = "decode_rows.cl";
     srcs[n_src++] = "select.cl", srcs[n_src++] = "vmean.cl";
     cl_program prog = NULL;
     tt_status st = tt__get_program(ctx, srcs, n_src, opts, &prog);
@@ -379,7 +389,8 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
             ev_name[n_ev++] = "tt_vmean";
     }
     const cl_mem vsum_adv = use_vmc ? vsum : NULL; /* advanced by the chunk holding row n-1 */
-    if (st == TT_SUCCESS && !(st = tt__create_kernel(ctx, prog, "tt_dec_chunk", &kc))) {
+    const char *kc_name = rows_k ? "tt_dec_rows" : "tt_dec_chunk";
+    if (st == TT_SUCCESS && !(st = tt__create_kernel(ctx, prog, kc_name, &kc))) {
         ARGS(&q->buf, &k->buf, &v->buf, argv_, &H, &kv_len, &nc, &scale, &store, &kind, &place,
              &b.thetas, &vsum_adv, &b.scores, &b.part_m, &b.part_z, &b.part_acc, &b.part_ms,
              &b.part_ds, &b.part_dm, &b.part_kept, &b.part_union, &sdc, &lambda, &use_vmc,
@@ -387,13 +398,13 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         size_t sz[] = {M_, M_, M_, args_size, I_, I_, I_, F_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_,
                        I_, F_, I_, M_, M_, M_, M_, I_, M_};
         (void)sizes_;
-        st = set_args(ctx, kc, "tt_dec_chunk", 31, sz, vals_);
+        st = set_args(ctx, kc, kc_name, 31, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, kc, "tt_dec_chunk", nchk * wg, bg, wg,
+            st = launch(ctx, queue, kc, kc_name, rows_k ? nchk : nchk * wg, bg, rows_k ? 1 : wg,
                         n_ev ? (cl_uint)chain : num_wait, n_ev ? PREV : wait_list,
                         &ev[n_ev]);
         if (!st)
-            ev_name[n_ev++] = "tt_dec_chunk";
+            ev_name[n_ev++] = kc_name;
     }
     if (st == TT_SUCCESS && kind == 2 && !(st = tt__create_kernel(ctx, prog, "tt_select", &ksel))) {
         ARGS(&q->buf, &k->buf, &b.lay, &H, &G, &one, &kv_len, &nc, &ch, &scale, &one, &b.scores,
@@ -407,19 +418,20 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         if (!st)
             ev_name[n_ev++] = "tt_select";
     }
-    if (st == TT_SUCCESS && store && !(st = tt__create_kernel(ctx, prog, "tt_dec_pv", &kpv))) {
+    const char *kpv_name = rows_k ? "tt_dec_rows_pv" : "tt_dec_pv";
+    if (st == TT_SUCCESS && store && !(st = tt__create_kernel(ctx, prog, kpv_name, &kpv))) {
         ARGS(&v->buf, argv_, &H, &kv_len, &nc, &kind, &place, &b.thetas, &b.rowinfo, &b.scores,
              &b.part_m, &b.part_z, &b.part_acc, &b.part_ms, &b.part_ds, &b.part_dm, &b.part_kept,
              &b.part_union, &need_dm)
         size_t sz[] = {M_, args_size, I_, I_, I_, I_, I_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_, M_,
                        I_};
         (void)sizes_;
-        st = set_args(ctx, kpv, "tt_dec_pv", 19, sz, vals_);
+        st = set_args(ctx, kpv, kpv_name, 19, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, kpv, "tt_dec_pv", nchk * wg, bg, wg, (cl_uint)chain, PREV,
-                        &ev[n_ev]);
+            st = launch(ctx, queue, kpv, kpv_name, rows_k ? nchk : nchk * wg, bg, rows_k ? 1 : wg,
+                        (cl_uint)chain, PREV, &ev[n_ev]);
         if (!st)
-            ev_name[n_ev++] = "tt_dec_pv";
+            ev_name[n_ev++] = kpv_name;
     }
     if (st == TT_SUCCESS && !fuse && !(st = tt__create_kernel(ctx, prog, "tt_dec_merge", &km))) {
         ARGS(argv_, &H, &kv_len, &nc, &kind, &place, &sdc, &lambda, &use_vmc, &b.thetas, &b.dhats,

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "common.cl.h"
+#include "rows.cl.h"
 #include "scores.cl.h"
 #include "select.cl.h"
 #include "attend.cl.h"
@@ -16,6 +17,7 @@
 #include "decode_merge.cl.h"
 #include "shfl.cl.h"
 #include "mma.cl.h"
+#include "decode_rows.cl.h"
 #include "prefill.cl.h"
 #include "prefill_rows.cl.h"
 
@@ -28,6 +30,7 @@ typedef struct {
 
 static const embedded table[] = {
     {"common.cl", "common/common.cl", tt_kernel_common_cl, sizeof tt_kernel_common_cl - 1},
+    {"rows.cl", "common/rows.cl", tt_kernel_rows_cl, sizeof tt_kernel_rows_cl - 1},
     {"scores.cl", "attention/scores.cl", tt_kernel_scores_cl, sizeof tt_kernel_scores_cl - 1},
     {"select.cl", "attention/select.cl", tt_kernel_select_cl, sizeof tt_kernel_select_cl - 1},
     {"attend.cl", "attention/attend.cl", tt_kernel_attend_cl, sizeof tt_kernel_attend_cl - 1},
@@ -38,6 +41,8 @@ static const embedded table[] = {
      sizeof tt_kernel_decode_merge_cl - 1},
     {"shfl.cl", "decode/shfl.cl", tt_kernel_shfl_cl, sizeof tt_kernel_shfl_cl - 1},
     {"mma.cl", "decode/mma.cl", tt_kernel_mma_cl, sizeof tt_kernel_mma_cl - 1},
+    {"decode_rows.cl", "decode/decode_rows.cl", tt_kernel_decode_rows_cl,
+     sizeof tt_kernel_decode_rows_cl - 1},
     {"prefill.cl", "prefill/prefill.cl", tt_kernel_prefill_cl, sizeof tt_kernel_prefill_cl - 1},
     {"prefill_rows.cl", "prefill/prefill_rows.cl", tt_kernel_prefill_rows_cl,
      sizeof tt_kernel_prefill_rows_cl - 1},

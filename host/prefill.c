@@ -26,14 +26,25 @@ static size_t pf_local_bytes(int d, int group)
                  2);
 }
 
+/* CPU devices run tt_pf_rows (prefill_rows.cl), others the tiled tt_pf_attn; TT_PF_ROWS=0/1
+ * overrides (CI checks the tiled kernel on PoCL). */
+static int pf_use_rows(const tt_context *ctx)
+{
+    const char *e = getenv("TT_PF_ROWS");
+    return e && *e ? *e == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+}
+
 int tt__prefill_eligible(const tt_context *ctx, const tt_attn_shape *s, const tt_attn_params *p)
 {
     const char *e = getenv("TT_PREFILL_GENERIC");
     if (e && *e == '1')
         return 0;
     const int group = s->n_heads / s->n_kv_heads;
-    return s->q_len >= 2 && p->mode != TT_MODE_TOPK && s->head_dim % 4 == 0 && group <= 32 &&
-           ctx->info.max_work_group_size >= PF_NT &&
+    if (!(s->q_len >= 2 && p->mode != TT_MODE_TOPK && s->head_dim % 4 == 0 && group <= 32))
+        return 0;
+    if (pf_use_rows(ctx)) /* no local memory; work-groups of PF_LQ */
+        return ctx->info.max_work_group_size >= PF_LQ;
+    return ctx->info.max_work_group_size >= PF_NT &&
            pf_local_bytes(s->head_dim, group) <= ctx->info.local_mem_size;
 }
 
@@ -101,24 +112,25 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
      * most 8 positions; 1 for one-pass post, whose tile order is per row): 1K 1 → 8 positions
      * 89 → 69-72 ms, 8K 5.8 → 4.4 s. TT_PF_ROWS=0/1 overrides (CI checks the GPUs' kernel
      * on PoCL), TT_PF_PQ=1..8 sets PQ (experiments). */
-    const char *erows = getenv("TT_PF_ROWS");
-    const int rows =
-        erows && *erows ? *erows == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    const int rows = pf_use_rows(ctx);
     const char *epq = getenv("TT_PF_PQ");
     int pq = epq && *epq ? atoi(epq) : (group >= 32 ? 1 : 32 / group);
-    if (onepass || pq < 1)
-        pq = 1;
     if (pq > 8)
         pq = 8;
+    if (pq * group * D > 4096) /* a work-item's accumulators stay within 16 KB of stack */
+        pq = 4096 / (group * D);
+    if (onepass || pq < 1)
+        pq = 1;
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     char opts[512];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d %.300s",
              D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq,
              defs ? defs : "");
-    const char *srcs[] = {rows ? "prefill_rows.cl" : "prefill.cl", "vmean.cl"};
+    const char *tiled[] = {"prefill.cl", "vmean.cl"}, *by_rows[] = {"rows.cl", "prefill_rows.cl",
+                                                                 "vmean.cl"};
     cl_program prog = NULL;
-    tt_status st = tt__get_program(ctx, srcs, 2, opts, &prog);
+    tt_status st = tt__get_program(ctx, rows ? by_rows : tiled, rows ? 3 : 2, opts, &prog);
     if (st != TT_SUCCESS)
         return st;
     float *th = NULL, *dh = NULL;

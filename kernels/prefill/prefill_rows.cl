@@ -4,8 +4,7 @@
  * a spill of every live register per item and phase; here each K and V row is read once for the
  * GROUP heads while it sits in L1, and the next positions of the work-group find it in L2.
  * Same arguments, results and statistics as tt_pf_attn (prefill.cl), one-pass post cut included
- * (each row's tiles: sink, then from its diagonal back). */
-#define BK 32
+ * (each row's tiles: sink, then from its diagonal back). Vector helpers: common/rows.cl. */
 #ifndef LQ
 #define LQ 8 /* work-items per work-group (the host's launch size) */
 #endif
@@ -13,73 +12,8 @@
 #define PQ 1 /* query positions per work-item (the host's choice; 1 for one-pass post) */
 #endif
 #define R (PQ * GROUP) /* rows per work-item */
-/* Vectors as wide as the head size allows: PoCL turns a work-item's float16 arithmetic into
- * AVX-512 (or paired AVX2) instructions and leaves scalar code scalar. */
-#if D % 16 == 0
-#define VW 16
-#define VT float16
-#define VLOAD vload16
-#define VLOADH vload_half16
-#define VSTORE vstore16
-#elif D % 8 == 0
-#define VW 8
-#define VT float8
-#define VLOAD vload8
-#define VLOADH vload_half8
-#define VSTORE vstore8
-#else
-#define VW 4
-#define VT float4
-#define VLOAD vload4
-#define VLOADH vload_half4
-#define VSTORE vstore4
-#endif
-#define NV (D / VW)
-#if KV_F16
-#define LOAD_KVV(p, base, c) VLOADH((c), (p) + (base))
-#else
-#define LOAD_KVV(p, base, c) VLOAD((c), (p) + (base))
-#endif
-#ifndef KU
-#define KU 8
-#endif
-/* KU: keys per Q·Kᵀ step: independent FMA chains, as FMA latency is ~4 cycles */
-
-/* fp16 K and V rows shared by several rows are converted once per tile into fp32 rows (on a
- * CPU a conversion costs about what the multiply-adds that use it cost) */
+/* fp16 K and V rows that several rows use are converted once per tile (rw_rows_to_f32) */
 #define CONV (KV_F16 && R > 1)
-#if CONV
-#define KROW(x, c) VLOAD((c), kf + (x) * D)
-#else
-#define KROW(x, c) LOAD_KVV(k, kb[(x)], (c))
-#endif
-
-inline float pr_sum4(float4 a) { return (a.x + a.y) + (a.z + a.w); }
-inline float pr_sum8(float8 a) { return pr_sum4(a.lo + a.hi); }
-inline float pr_sum16(float16 a) { return pr_sum8(a.lo + a.hi); }
-#if VW == 16
-#define VSUM pr_sum16
-#elif VW == 8
-#define VSUM pr_sum8
-#else
-#define VSUM pr_sum4
-#endif
-inline float pr_max16(float16 a)
-{
-    const float8 b = fmax(a.lo, a.hi);
-    const float4 c = fmax(b.lo, b.hi);
-    return fmax(fmax(c.x, c.y), fmax(c.z, c.w));
-}
-/* lanes of a comparison result as bits 0..15 */
-inline uint pr_bits16(int16 m)
-{
-    const uint16 pw = (uint16)(1u, 2u, 4u, 8u, 16u, 32u, 64u, 128u, 256u, 512u, 1024u, 2048u,
-                               4096u, 8192u, 16384u, 32768u);
-    const uint16 a = as_uint16(m) & pw;
-    const uint8 b = a.lo | a.hi;
-    const uint4 c = b.lo | b.hi;
-    return (c.x | c.y) | (c.z | c.w);
-}
 
 __kernel __attribute__((reqd_work_group_size(LQ, 1, 1)))
 void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const KV_T *v,
@@ -104,11 +38,9 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
     float m[R], ds[R], dm[R], zf[R], th[R], alpha[R];
     int rn[R], kind[R];
     uint cnt[R], kept[R];
-    float s[R][BK]; /* a tile's scores, then its weights (0 for a dropped key) */
-    uint kb[BK], uni_n[PQ];
-#if CONV
-    float kf[BK * D]; /* the tile's K rows, then its kept V rows, in fp32 */
-#endif
+    float s[R][RW_BK]; /* a tile's scores, then its weights (0 for a dropped key) */
+    uint kb[RW_BK], uni_n[PQ];
+    float kf[CONV ? RW_BK * D : 1]; /* the tile's K rows, then its kept V rows, in fp32 */
     for (int r = 0; r < R; r++) {
         const int p = r / GROUP, i = i0 + p, h = g * GROUP + r % GROUP;
         const int live = p < np, row = (b * n_heads + h) * q_len + i;
@@ -125,19 +57,15 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
     for (int p = 0; p < PQ; p++)
         uni_n[p] = 0u; /* keys any head of the group kept, per position */
     const int16 lane = (int16)(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
-    const int ntile = rn_max > 0 ? (rn_max + BK - 1) / BK : 0;
+    const int ntile = rn_max > 0 ? (rn_max + RW_BK - 1) / RW_BK : 0;
     for (int it = 0; it < ntile; it++) {
         const int tile = !op || it == 0 ? it : ntile - it; /* one-pass: sink, diagonal, back */
-        const int j0 = tile * BK;
+        const int j0 = tile * RW_BK;
         /* keys past the longest row read its last key (inside the cache); masked below */
-        for (int x = 0; x < BK; x++)
+        for (int x = 0; x < RW_BK; x++)
             kb[x] = ADDR(lay, LAY_K, b, g, min(j0 + x, rn_max - 1));
-#if CONV
-        for (int x = 0; x < BK; x++)
-            #pragma unroll
-            for (int c = 0; c < NV; c++)
-                VSTORE(LOAD_KVV(k, kb[x], c), c, kf + x * D);
-#endif
+        if (CONV)
+            rw_rows_to_f32(k, kb, RW_BK, kf);
         uint uni[PQ];
         for (int p = 0; p < PQ; p++)
             uni[p] = 0u;
@@ -146,26 +74,13 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
             alpha[r] = 1.0f;
             if (j0 >= rn[r]) /* the tile lies past this row (or the row is padding): no-op */
                 continue;
-            /* Q·Kᵀ: KU keys at a time against the row's query held in registers */
+            /* Q·Kᵀ against the row's query held in registers */
             const uint qb = ADDR(lay, LAY_Q, b, g * GROUP + r % GROUP, i0 + r / GROUP);
             VT qv[NV];
             #pragma unroll
             for (int c = 0; c < NV; c++)
                 qv[c] = VLOAD(c, q + qb);
-            for (int x0 = 0; x0 < BK; x0 += KU) {
-                VT a[KU];
-                #pragma unroll
-                for (int u = 0; u < KU; u++)
-                    a[u] = (VT)(0.0f);
-                #pragma unroll
-                for (int c = 0; c < NV; c++)
-                    #pragma unroll
-                    for (int u = 0; u < KU; u++)
-                        a[u] = fma(qv[c], KROW(x0 + u, c), a[u]);
-                #pragma unroll
-                for (int u = 0; u < KU; u++)
-                    s[r][x0 + u] = VSUM(a[u]) * scale;
-            }
+            rw_scores(qv, CONV, kf, k, kb, scale, s[r]);
             /* the row's pass over the tile, as two float16 halves: causal mask (non-finite
              * scores count as absent), online max, the cut, the exponentials needed */
             float16 sv[2];
@@ -230,37 +145,13 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
             uni_n[p] += popcount(uni[p]);
             all |= uni[p];
         }
-#if CONV
-        for (uint u = all; u != 0u; u &= u - 1u) {
-            const int x = 31 - (int)clz(u & (0u - u)); /* lowest set bit (C 1.2) */
-            const uint vb = ADDR(lay, LAY_V, b, g, j0 + x);
-            #pragma unroll
-            for (int c = 0; c < NV; c++)
-                VSTORE(LOAD_KVV(v, vb, c), c, kf + x * D);
-        }
-#define VROW(x, c) VLOAD((c), kf + (x) * D)
-#else
-#define VROW(x, c) LOAD_KVV(v, ADDR(lay, LAY_V, b, g, j0 + (x)), (c))
-#endif
+        const uint vb0 = ADDR(lay, LAY_V, b, g, j0), vstride = lay[LAY_V + 3];
+        if (CONV)
+            rw_bits_to_f32(v, vb0, vstride, all, kf);
         /* P·V: each row's accumulator in registers over the keys it kept */
-        for (int r = 0; r < R; r++) {
-            if (kept[r] == 0u && alpha[r] == 1.0f)
-                continue;
-            VT ac[NV];
-            #pragma unroll
-            for (int c = 0; c < NV; c++)
-                ac[c] = acc[r][c] * alpha[r];
-            for (uint bits = kept[r]; bits != 0u; bits &= bits - 1u) {
-                const int x = 31 - (int)clz(bits & (0u - bits));
-                const VT w = (VT)(s[r][x]);
-                #pragma unroll
-                for (int c = 0; c < NV; c++)
-                    ac[c] = fma(w, VROW(x, c), ac[c]);
-            }
-            #pragma unroll
-            for (int c = 0; c < NV; c++)
-                acc[r][c] = ac[c];
-        }
+        for (int r = 0; r < R; r++)
+            if (kept[r] != 0u || alpha[r] != 1.0f)
+                rw_pv(acc[r], alpha[r], kept[r], s[r], CONV, kf, v, vb0, vstride);
     }
     for (int r = 0; r < R; r++) {
         const int p = r / GROUP, i = i0 + p, h = g * GROUP + r % GROUP;

@@ -142,6 +142,27 @@ int tt_sweep_cases(tt_case *cases, int cap, int level)
                         c->use_vsum = va->vmc && serial % 2 == 0;
                         c->llm_like = serial % 4 == 2;
                     }
+    /* The largest head size (256, as in Gemma) at one GQA ratio: a few variants, both KV types,
+     * decode and prefill, since kernels size their private arrays and vectors by it. */
+    static const int big_d_variants[] = {0, 4, 8, 12};
+    for (int x = 0; level && x < 8 && n < cap; x++) {
+        tt_case *c = &cases[n++];
+        memset(c, 0, sizeof *c);
+        const variant *va = &variants[big_d_variants[x % 4]];
+        c->shape = (tt_attn_shape){1, 8, 2, 256, x < 4 ? 1 : 37, x < 4 ? 300 : 107,
+                                   (x + x / 4) % 2 ? TT_DTYPE_F16 : TT_DTYPE_F32};
+        tt_attn_params_init(&c->params);
+        c->params.mode = va->mode;
+        c->params.placement = va->placement;
+        c->params.sdc = va->sdc;
+        c->params.vmc = va->vmc;
+        c->params.post_variant = va->onepass ? TT_POST_ONEPASS : TT_POST_EXACT;
+        c->variant = big_d_variants[x % 4];
+        c->k = 16;
+        c->params.k = va->mode == TT_MODE_DENSE ? 0 : 16;
+        c->token_major = x % 3 == 1;
+        c->llm_like = x % 2;
+    }
     return n;
 }
 
