@@ -375,18 +375,21 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         else
             ev_name[n_ev++] = "clear";
     }
-    if (st == TT_SUCCESS && b.vmean) { /* VMC without a running sum: O(n·d) means, once */
-        if (!(st = tt__create_kernel(ctx, prog, "tt_vmean", &kvm))) {
+    /* VMC without a running sum: O(n·d) means, once (CPUs: a work-item per KV head, rows.cl) */
+    const char *kvm_name = rows_k ? "tt_vmean_rows" : "tt_vmean";
+    if (st == TT_SUCCESS && b.vmean) {
+        if (!(st = tt__create_kernel(ctx, prog, kvm_name, &kvm))) {
             ARGS(&v->buf, &b.lay, &G, &one, &kv_len, &B, &null_mem, &zero, &b.vmean)
             size_t sz[] = {M_, M_, I_, I_, I_, I_, M_, I_, M_};
             (void)sizes_;
-            st = set_args(ctx, kvm, "tt_vmean", 9, sz, vals_);
+            st = set_args(ctx, kvm, kvm_name, 9, sz, vals_);
         }
         if (!st)
-            st = launch(ctx, queue, kvm, "tt_vmean", (size_t)(D + wg - 1) / wg * wg, bg, wg,
-                        n_ev ? (cl_uint)chain : num_wait, n_ev ? PREV : wait_list, &ev[n_ev]);
+            st = launch(ctx, queue, kvm, kvm_name, rows_k ? 1 : (size_t)(D + wg - 1) / wg * wg,
+                        bg, rows_k ? 1 : wg, n_ev ? (cl_uint)chain : num_wait,
+                        n_ev ? PREV : wait_list, &ev[n_ev]);
         if (!st)
-            ev_name[n_ev++] = "tt_vmean";
+            ev_name[n_ev++] = kvm_name;
     }
     const cl_mem vsum_adv = use_vmc ? vsum : NULL; /* advanced by the chunk holding row n-1 */
     const char *kc_name = rows_k ? "tt_dec_rows" : "tt_dec_chunk";

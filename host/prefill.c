@@ -146,13 +146,15 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     cl_event ev[3];
     int n_ev = 0;
     const size_t nqt = (size_t)(QL + bq_of(group) - 1) / bq_of(group), bg = (size_t)B * G;
-    if (st == TT_SUCCESS && use_vmc && !(st = tt__create_kernel(ctx, prog, "tt_vmean", &kv))) {
+    /* the running V means (CPUs: a work-item per KV head over whole rows, tt_vmean_rows) */
+    if (st == TT_SUCCESS && use_vmc &&
+        !(st = tt__create_kernel(ctx, prog, rows ? "tt_vmean_rows" : "tt_vmean", &kv))) {
         const int have = vsum != NULL;
         const void *val[] = {&v->buf, &lay, &G, &QL, &KL, &B, &vsum, &have, &vmean};
         const size_t sz[] = {M_, M_, I_, I_, I_, I_, M_, I_, M_};
         if (!(st = set_all(ctx, kv, 9, sz, val)) &&
-            !(st = launch(ctx, queue, kv, (size_t)(D + PF_NT - 1) / PF_NT * PF_NT, bg, PF_NT,
-                          num_wait, wait_list, &ev[n_ev])))
+            !(st = launch(ctx, queue, kv, rows ? 1 : (size_t)(D + PF_NT - 1) / PF_NT * PF_NT, bg,
+                          rows ? 1 : PF_NT, num_wait, wait_list, &ev[n_ev])))
             n_ev++;
     }
     if (st == TT_SUCCESS)
