@@ -1,6 +1,7 @@
 /* vmean.cl — causal running means of V for V-mean compensation: one work-item per (sequence, KV
  * head, dimension) walks the chunk's new rows, so each output row costs O(d), and advances the
- * caller's running sum. Kahan summation keeps long caches accurate in fp32. */
+ * caller's running sum. Kahan summation keeps long caches accurate in fp32. CPU programs (which
+ * include common/rows.cl) also get tt_vmean_rows, a work-item per (sequence, KV head). */
 __kernel void tt_vmean(__global const KV_T *v, __constant uint *lay, int n_kv, int q_len,
                        int kv_len, int batch, __global float *vsum, int have_vsum,
                        __global float *vmean)

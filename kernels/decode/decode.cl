@@ -7,7 +7,9 @@
  * Extra compile-time parameters: CH (keys per chunk, a multiple of WG), VEC (1, 2, 4 or 8),
  * ALIGNED (0/1: K/V rows start on multiples of VEC elements); optional F16CVT, PVU (below).
  * The K pass has four forms: a thread per row (CPUs), coalesced rows summed through local memory,
- * the same summed by warp shuffles (shfl.cl) and, fastest, tensor cores (DEC_MMA, mma.cl). */
+ * the same summed by warp shuffles (shfl.cl) and, fastest, tensor cores (DEC_MMA, mma.cl).
+ * CPU devices run tt_dec_rows / tt_dec_rows_pv (decode_rows.cl) instead of the two kernels here
+ * unless TT_DEC_ROWS=0; the DEC_CPU forms below serve that fallback. */
 #define CAT_(a, b) a##b
 #define CAT(a, b) CAT_(a, b)
 #if VEC == 1

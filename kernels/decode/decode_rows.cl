@@ -1,9 +1,9 @@
-/* decode_rows.cl — the CPU form of tt_dec_chunk (decode.cl, which this file follows in the
- * program): one work-item per chunk of CH keys and (sequence, KV head) runs the GROUP query heads
- * over the chunk 32 keys at a time, with no local memory and no barrier, and writes the same
- * partials (or, for the two-phase cuts, the same scores and (max, Σ exp)) for tt_dec_pv and
- * tt_dec_merge. Each K and V row is converted once for the group while it sits in L1; the inner
- * loops run in vectors (common/rows.cl). */
+/* decode_rows.cl — the CPU forms of tt_dec_chunk and tt_dec_pv (decode.cl, which this file
+ * follows in the program): one work-item per chunk of CH keys and (sequence, KV head) runs the
+ * GROUP query heads over the chunk 32 keys at a time, with no local memory and no barrier, and
+ * writes the same partials (or, for the two-phase cuts, the same scores and (max, Σ exp)) for
+ * tt_dec_rows_pv and tt_dec_merge. Each K and V row is converted once for the group while it sits
+ * in L1; the inner loops run in vectors (common/rows.cl). */
 #ifndef DR_WG
 #define DR_WG 1 /* work-items (chunks) per work-group: the host's launch size */
 #endif

@@ -1,8 +1,9 @@
-/* prefill_rows.cl — the CPU form of prefill: one work-item per query position and KV head runs
- * the GQA group's rows serially, 32 keys at a time, with no local memory and no barrier. PoCL
- * runs a work-group's items one after another on one core, so the tiled kernel's barriers cost
- * a spill of every live register per item and phase; here each K and V row is read once for the
- * GROUP heads while it sits in L1, and the next positions of the work-group find it in L2.
+/* prefill_rows.cl — the CPU form of prefill: one work-item per PQ query positions and KV head
+ * runs those positions' rows (PQ × the GQA group's heads) serially, 32 keys at a time, with no
+ * local memory and no barrier. PoCL runs a work-group's items one after another on one core, so
+ * the tiled kernel's barriers cost a spill of every live register per item and phase; here each
+ * K and V tile is read (and converted from fp16) once for all the item's rows while it sits in
+ * L1, and the next items of the work-group find it in L2.
  * Same arguments, results and statistics as tt_pf_attn (prefill.cl), one-pass post cut included
  * (each row's tiles: sink, then from its diagonal back). Vector helpers: common/rows.cl. */
 #ifndef LQ
