@@ -226,3 +226,11 @@ tt_status tt__plan_attention(tt_context *ctx, cl_command_queue queue, const tt_a
     }
     return st;
 }
+
+int tt__plan_kv_aligned(const tt__plan *plan, unsigned elems)
+{
+    for (int x = 4; x < 12; x++) /* K then V entries (common.cl LAY_K, LAY_V) */
+        if (plan->layout[x] % elems != 0)
+            return 0;
+    return 1;
+}

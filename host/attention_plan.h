@@ -21,6 +21,10 @@ tt_status tt__plan_attention(tt_context *ctx, cl_command_queue queue, const tt_a
                              const tt_tensor *v, const tt_tensor *o, cl_mem vsum, cl_mem stats,
                              cl_uint num_wait, const cl_event *wait_list, tt__plan *plan);
 
+/* 1 when every K and V row starts on a multiple of elems elements (offsets and strides of the
+ * layout; buffer bases are aligned far beyond that by OpenCL): the condition for vector loads. */
+int tt__plan_kv_aligned(const tt__plan *plan, unsigned elems);
+
 /* Local memory (bytes) the attention passes need for a head size, group and work-group size. */
 size_t tt__attention_local_bytes(int head_dim, int group, int wg);
 

@@ -11,7 +11,6 @@
 #include <string.h>
 
 #define RI_N 5
-#define LAY_K_ 4 /* K then V entries of the layout table (common.cl LAY_K, LAY_V) */
 
 static int pick_vec(int d, int wg)
 {
@@ -217,9 +216,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
 
     /* Aligned vector loads when every K/V row starts on a multiple of VEC elements (buffer bases
      * are aligned far beyond that by OpenCL). TT_DEC_DEFS appends build options (experiments). */
-    int aligned = vec > 1;
-    for (int x = LAY_K_; x < LAY_K_ + 8; x++)
-        aligned = aligned && plan->layout[x] % (cl_uint)vec == 0;
+    int aligned = vec > 1 && tt__plan_kv_aligned(plan, (unsigned)vec);
     const char *al = getenv("TT_DEC_ALIGNED");
     if (al && *al == '0')
         aligned = 0;
@@ -241,9 +238,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * heads per KV head, whole warps. H200, 32K keys, batch 8, in one call: see
      * docs/PERFORMANCE.md, session of 2026-12-04. TT_DEC_MMA_LOCAL=1 runs the same bookkeeping
      * with the multiply-add emulated through local memory (tests on any device). */
-    int al8 = s->kv_dtype == TT_DTYPE_F16;
-    for (int x = LAY_K_; x < LAY_K_ + 8; x++)
-        al8 = al8 && plan->layout[x] % 8u == 0;
+    const int al8 = s->kv_dtype == TT_DTYPE_F16 && tt__plan_kv_aligned(plan, 8);
     const int mma_fits = al8 && D % 32 == 0 && D <= 128 && group <= 8 && wg % 32 == 0;
     const char *eml = getenv("TT_DEC_MMA_LOCAL");
     const int mma = mma_fits && !(eml && *eml == '1') && tt__tensor_mma(ctx);
@@ -286,10 +281,12 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
              ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
              shfl || shfl_local, shfl_local, mma || mma_local, mma_local, mma_tu, fuse, cpu,
              defs ? defs : "");
-    const char *srcs[8];
+    const char *srcs[9];
     int n_src = 0;
     if (mma)
         srcs[n_src++] = "mma.cl";
+    if (mma_local)
+        srcs[n_src++] = "mma_local.cl";
     if (shfl)
         srcs[n_src++] = "shfl.cl";
     srcs[n_src++] = "decode.cl", srcs[n_src++] = "decode_merge.cl";

@@ -8,6 +8,7 @@
 
 #include "common.cl.h"
 #include "rows.cl.h"
+#include "mma_local.cl.h"
 #include "scores.cl.h"
 #include "select.cl.h"
 #include "attend.cl.h"
@@ -31,6 +32,8 @@ typedef struct {
 static const embedded table[] = {
     {"common.cl", "common/common.cl", tt_kernel_common_cl, sizeof tt_kernel_common_cl - 1},
     {"rows.cl", "common/rows.cl", tt_kernel_rows_cl, sizeof tt_kernel_rows_cl - 1},
+    {"mma_local.cl", "common/mma_local.cl", tt_kernel_mma_local_cl,
+     sizeof tt_kernel_mma_local_cl - 1},
     {"scores.cl", "attention/scores.cl", tt_kernel_scores_cl, sizeof tt_kernel_scores_cl - 1},
     {"select.cl", "attention/select.cl", tt_kernel_select_cl, sizeof tt_kernel_select_cl - 1},
     {"attend.cl", "attention/attend.cl", tt_kernel_attend_cl, sizeof tt_kernel_attend_cl - 1},

@@ -26,12 +26,37 @@ static size_t pf_local_bytes(int d, int group)
                  2);
 }
 
-/* CPU devices run tt_pf_rows (prefill_rows.cl), others the tiled tt_pf_attn; TT_PF_ROWS=0/1
- * overrides (CI checks the tiled kernel on PoCL). */
-static int pf_use_rows(const tt_context *ctx)
+/* The same with Q·Kᵀ on tensor cores (PF_MMA): Q's fp16 hi and lo halves at a pitch of d / 2 + 4
+ * uints and a scale per row instead of the float4 Q tile; emulated, 6 uints per work-item more. */
+static size_t pf_mma_local_bytes(int d, int group, int emulated)
 {
+    const size_t sr = 32;
+    return pf_local_bytes(d, group) - 4u * sr * (d + 4) + 4u * (sr * (size_t)(d + 8) + sr) +
+           (emulated ? 4u * 6 * PF_NT : 0);
+}
+
+/* Which kernel takes a prefill call: PF_NONE (the generic path), PF_TILED (tt_pf_attn) or PF_ROWS
+ * (tt_pf_rows). CPU devices run the row kernel, others the tiled one where its local memory fits;
+ * a one-pass post-softmax call the tiled kernel cannot take (head size 256 in the H200's 48 KiB)
+ * runs on the row kernel too, since the generic path only knows the exact cut (it once answered
+ * such calls with the exact result: the H200's selftest, 2026-12-05). TT_PF_ROWS=0/1 overrides
+ * (CI checks the tiled kernel on PoCL). */
+enum { PF_NONE, PF_TILED, PF_ROWS };
+static int pf_kernel(const tt_context *ctx, const tt_attn_shape *s, const tt_attn_params *p)
+{
+    const int group = s->n_heads / s->n_kv_heads;
     const char *e = getenv("TT_PF_ROWS");
-    return e && *e ? *e == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    const int rows_ok = ctx->info.max_work_group_size >= PF_LQ; /* no local memory */
+    const int tiled_ok = ctx->info.max_work_group_size >= PF_NT &&
+                         pf_local_bytes(s->head_dim, group) <= ctx->info.local_mem_size;
+    const int onepass = p->mode == TT_MODE_THETA && p->placement == TT_PLACE_POST &&
+                        p->post_variant == TT_POST_ONEPASS;
+    int want_rows = e && *e ? *e == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    if (!want_rows && !tiled_ok && onepass)
+        want_rows = 1;
+    if (want_rows)
+        return rows_ok ? PF_ROWS : PF_NONE;
+    return tiled_ok ? PF_TILED : PF_NONE;
 }
 
 int tt__prefill_eligible(const tt_context *ctx, const tt_attn_shape *s, const tt_attn_params *p)
@@ -42,10 +67,7 @@ int tt__prefill_eligible(const tt_context *ctx, const tt_attn_shape *s, const tt
     const int group = s->n_heads / s->n_kv_heads;
     if (!(s->q_len >= 2 && p->mode != TT_MODE_TOPK && s->head_dim % 4 == 0 && group <= 32))
         return 0;
-    if (pf_use_rows(ctx)) /* no local memory; work-groups of PF_LQ */
-        return ctx->info.max_work_group_size >= PF_LQ;
-    return ctx->info.max_work_group_size >= PF_NT &&
-           pf_local_bytes(s->head_dim, group) <= ctx->info.local_mem_size;
+    return pf_kernel(ctx, s, p) != PF_NONE;
 }
 
 static cl_mem mkbuf(tt_context *ctx, size_t bytes, const void *host, tt_status *st)
@@ -112,7 +134,7 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
      * most 8 positions; 1 for one-pass post, whose tile order is per row): 1K 1 → 8 positions
      * 89 → 69-72 ms, 8K 5.8 → 4.4 s. TT_PF_ROWS=0/1 overrides (CI checks the GPUs' kernel
      * on PoCL), TT_PF_PQ=1..8 sets PQ (experiments). */
-    const int rows = pf_use_rows(ctx);
+    const int rows = pf_kernel(ctx, s, p) == PF_ROWS;
     const char *epq = getenv("TT_PF_PQ");
     int pq = epq && *epq ? atoi(epq) : (group >= 32 ? 1 : 32 / group);
     if (pq > 8)
@@ -121,16 +143,32 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
         pq = 4096 / (group * D);
     if (onepass || pq < 1)
         pq = 1;
+    /* Q·Kᵀ on tensor cores in the tiled kernel (PF_MMA, prefill.cl) where the device runs PTX's
+     * mma.m16n8k16 (mma.c's probe) on fp16 K whose rows start on 16-byte boundaries. Opt-in
+     * (TT_PF_MMA=1) until timed on a GPU. TT_PF_MMA_LOCAL=1 emulates the multiply-add through
+     * local memory, so that CI checks the fragment bookkeeping on any device. */
+    const char *epm = getenv("TT_PF_MMA"), *epl = getenv("TT_PF_MMA_LOCAL");
+    const int mma_fits = !rows && s->kv_dtype == TT_DTYPE_F16 && D % 16 == 0 &&
+                         tt__plan_kv_aligned(plan, 8);
+    const int mma_local = mma_fits && epl && *epl == '1' &&
+                          pf_mma_local_bytes(D, group, 1) <= ctx->info.local_mem_size;
+    const int mma = mma_fits && !mma_local && epm && *epm == '1' &&
+                    pf_mma_local_bytes(D, group, 0) <= ctx->info.local_mem_size &&
+                    tt__tensor_mma(ctx);
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     char opts[512];
     snprintf(opts, sizeof opts,
-             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d %.300s",
-             D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq,
-             defs ? defs : "");
+             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d -DPF_MMA=%d "
+             "-DPF_MMA_LOCAL=%d %.300s",
+             D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
+             mma_local, defs ? defs : "");
     const char *tiled[] = {"prefill.cl", "vmean.cl"}, *by_rows[] = {"rows.cl", "prefill_rows.cl",
                                                                  "vmean.cl"};
+    const char *tiled_mma[] = {mma ? "mma.cl" : "mma_local.cl", "prefill.cl", "vmean.cl"};
     cl_program prog = NULL;
-    tt_status st = tt__get_program(ctx, rows ? by_rows : tiled, rows ? 3 : 2, opts, &prog);
+    tt_status st = rows ? tt__get_program(ctx, by_rows, 3, opts, &prog)
+                   : mma || mma_local ? tt__get_program(ctx, tiled_mma, 3, opts, &prog)
+                                      : tt__get_program(ctx, tiled, 2, opts, &prog);
     if (st != TT_SUCCESS)
         return st;
     float *th = NULL, *dh = NULL;

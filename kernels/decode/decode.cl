@@ -170,39 +170,10 @@ typedef struct dec_args {
  * conversion, no butterfly), which held the K pass under the copy rate. */
 #if DEC_MMA_LOCAL
 /* Tests on devices without tensor cores (host: TT_DEC_MMA_LOCAL=1): the same fragments meet in
- * local memory and each lane sums its 4 results as PTX's layout defines them, so that CI checks
- * the bookkeeping above on any device. Every work-item makes the same calls. */
+ * local memory (tt_mma_local of mma_local.cl), so that CI checks the bookkeeping above on any
+ * device. Every work-item makes the same calls. */
 #define KPART_N (6 * WG)
-inline void dec_mma_local(__local float *x, float *c, uint a0, uint a1, uint a2, uint a3, uint b0,
-                          uint b1)
-{
-    const int t = get_local_id(0), w = t / 32 * 32, l = t % 32, g = l / 4, q = l % 4;
-    __local uint *xu = (__local uint *)x;
-    __local const half *xh = (__local const half *)x;
-    xu[6 * t] = a0, xu[6 * t + 1] = a1, xu[6 * t + 2] = a2, xu[6 * t + 3] = a3;
-    xu[6 * t + 4] = b0, xu[6 * t + 5] = b1;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int i = 0; i < 4; i++) {
-        const int m = g + 8 * (i / 2), n = 2 * q + i % 2;
-        float acc = c[i];
-        for (int kk = 0; kk < 16; kk++) {
-            const int la = w + (m % 8) * 4 + (kk % 8) / 2, ra = 2 * (kk / 8) + m / 8;
-            const int lb = w + n * 4 + (kk % 8) / 2, rb = 4 + kk / 8;
-            acc += vload_half(2 * (6 * la + ra) + kk % 2, xh) *
-                   vload_half(2 * (6 * lb + rb) + kk % 2, xh);
-        }
-        c[i] = acc;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
-}
-#define MMA(c, a0, a1, a2, a3, b0, b1) dec_mma_local(kp, c, a0, a1, a2, a3, b0, b1)
-inline uint tt_mma_pack(float lo, float hi)
-{
-    ushort h[2];
-    vstore_half_rte(lo, 0, (__private half *)h);
-    vstore_half_rte(hi, 1, (__private half *)h);
-    return (uint)h[0] | (uint)h[1] << 16;
-}
+#define MMA(c, a0, a1, a2, a3, b0, b1) tt_mma_local(kp, c, a0, a1, a2, a3, b0, b1)
 #else
 #define KPART_N WG
 #define MMA(c, a0, a1, a2, a3, b0, b1) tt_mma_16816(c, a0, a1, a2, a3, b0, b1)

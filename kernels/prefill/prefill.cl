@@ -54,6 +54,39 @@
 #define LOAD_KV4(p, base, i) vload4((i), (p) + (base))
 #endif
 
+/* Q·Kᵀ on tensor cores (PF_MMA; host: NVIDIA devices whose probe passed, fp16 K with rows on
+ * 16-byte boundaries, D % 16 == 0): each of the 4 warps takes 16 rows × 16 keys of the 32 × 32
+ * score tile as mma.m16n8k16 steps (tt_mma_16816 of mma.cl): A = Q rows in fp16, B = the K tile
+ * as stored, fp32 sums. Q goes in as two fp16 halves, hi + lo (~22 bits), after a power of two
+ * per row brings its largest |q| to [2^13, 2^14) (undone on the scores); both halves sit in local
+ * memory for the whole kernel, the K tile is copied as stored (no conversion), and the scores
+ * meet in local memory where the per-row pass reads them as before. PF_MMA_LOCAL runs the same
+ * bookkeeping with the multiply-add emulated (tt_mma_local of mma_local.cl: tests on any device). */
+#ifndef PF_MMA
+#define PF_MMA 0
+#endif
+#ifndef PF_MMA_LOCAL
+#define PF_MMA_LOCAL 0
+#endif
+#if PF_MMA && !KV_F16
+#error "PF_MMA needs fp16 K"
+#endif
+#if PF_MMA
+#define QP (D / 2 + 4) /* uint pitch of fp16 rows: row g + 1 starts 4 banks after row g */
+#if PF_MMA_LOCAL
+#define PF_MMA_OP(c, a0, a1, a2, a3, b0, b1) tt_mma_local(mx, c, a0, a1, a2, a3, b0, b1)
+#else
+#define PF_MMA_OP(c, a0, a1, a2, a3, b0, b1) tt_mma_16816(c, a0, a1, a2, a3, b0, b1)
+#endif
+/* The fp16 value nearest x, as a float. */
+inline float pf_half_round(float x)
+{
+    ushort h[1];
+    vstore_half_rte(x, 0, (__private half *)h);
+    return vload_half(0, (__private const half *)h);
+}
+#endif
+
 /* Kept keys of query position i (bit positions shared by the GQA heads) for key group c8. */
 inline uint pf_union(__local const uint *bits, int i, int c8)
 {
@@ -74,7 +107,15 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     const int t = get_local_id(0), qt = get_group_id(0), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int q0 = qt * BQ, p0 = kv_len - q_len;
+#if PF_MMA
+    __local uint qh[SR * QP], ql[SR * QP]; /* Q rows' fp16 hi and lo halves, row-scaled */
+    __local float fsc[SR];                 /* 2^e of row r: undoes its scaling on the scores */
+#if PF_MMA_LOCAL
+    __local float mx[6 * NT];
+#endif
+#else
     __local float4 qs[SR][P4];
+#endif
     __local float4 kvs[BK][P4];
     __local float ps[PS_N];
     __local float red_m[SR][8], red_z[SR][8];
@@ -83,12 +124,37 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     __local int fin_empty[SR], kept_any[2];
     __local const float *vf = (__local const float *)kvs;
 
+#if PF_MMA
+    { /* 4 work-items per row find its largest |q|, then every pair of dimensions is split */
+        const int r = t / 4, i = q0 + r % BQ;
+        float mq = 0.0f;
+        if (r < BR && i < q_len)
+            for (int d = t % 4; d < D; d += 4)
+                mq = fmax(mq, fabs(q[ADDR(lay, LAY_Q, b, g * GROUP + r / BQ, i) + d]));
+        red_m[r][t % 4] = mq;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int x = t; x < SR * (D / 2); x += NT) {
+        const int r = x / (D / 2), u = x % (D / 2), i = q0 + r % BQ;
+        const float mq = fmax(fmax(red_m[r][0], red_m[r][1]), fmax(red_m[r][2], red_m[r][3]));
+        const int e = mq > 0.0f && mq < INFINITY ? clamp(ilogb(mq) - 13, -100, 100) : 0;
+        float2 qv = (float2)(0.0f);
+        if (r < BR && i < q_len)
+            qv = vload2(u, q + ADDR(lay, LAY_Q, b, g * GROUP + r / BQ, i)) * ldexp(1.0f, -e);
+        const float h0 = pf_half_round(qv.x), h1 = pf_half_round(qv.y);
+        qh[r * QP + u] = tt_mma_pack(h0, h1);
+        ql[r * QP + u] = tt_mma_pack(qv.x - h0, qv.y - h1);
+        if (u == 0)
+            fsc[r] = ldexp(1.0f, e);
+    }
+#else
     for (int x = t; x < SR * D4; x += NT) {
         const int r = x / D4, d4 = x % D4, i = q0 + r % BQ;
         qs[r][d4] = r < BR && i < q_len
                         ? vload4(d4, q + ADDR(lay, LAY_Q, b, g * GROUP + r / BQ, i))
                         : (float4)(0.0f);
     }
+#endif
     if (t == 0)
         kept_any[0] = 0;
     const int c8 = t % 8, sr = 2 * (t / 8);
@@ -140,15 +206,66 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         const int tile = !onepass || it == 0 ? it : ntile - it;
         const int j0 = tile * BK;
         barrier(CLK_LOCAL_MEM_FENCE);
+#if PF_MMA
+        { /* the K tile as stored: 8 halves per uint4, rows at a pitch of QP uints */
+            __local uint *kh = (__local uint *)kvs;
+            for (int x = t; x < BK * (D / 8); x += NT) {
+                const int kk = x / (D / 8), u = x % (D / 8);
+                uint4 val = (uint4)(0u);
+                if (j0 + kk < kv_len)
+                    val = *((__global const uint4 *)((__global const ushort *)k +
+                                                    ADDR(lay, LAY_K, b, g, j0 + kk)) + u);
+                *(__local uint4 *)(kh + kk * QP + 4 * u) = val;
+            }
+        }
+#else
         for (int x = t; x < BK * D4; x += NT) {
             const int kk = x / D4, d4 = x % D4;
             kvs[kk][d4] = j0 + kk < kv_len ? LOAD_KV4(k, ADDR(lay, LAY_K, b, g, j0 + kk), d4)
                                            : (float4)(0.0f);
         }
+#endif
         /* cleared one tile ahead: this tile's flag is set before the max exchange, read after */
         if (t == 0)
             kept_any[(it + 1) & 1] = 0;
         barrier(CLK_LOCAL_MEM_FENCE);
+#if PF_MMA
+        { /* warp w: rows 16 (w % 2) .. + 15, keys 16 (w / 2) .. + 15 as two 8-key n-tiles */
+            const int w = t / 32, gi = (t % 32) / 4, ti = t % 4;
+            const int r0 = 16 * (w % 2) + gi, n0 = 16 * (w / 2) + gi;
+            __local const uint *kh = (__local const uint *)kvs;
+            float c[2][4] = {{0.0f}};
+            for (int kk = 0; kk < D / 16; kk++) {
+                const int u = 8 * kk + ti; /* dimensions 16 kk + 2 ti, + 1 (and + 8, + 9 at u + 4) */
+                const uint h0 = qh[r0 * QP + u], h1 = qh[(r0 + 8) * QP + u];
+                const uint h2 = qh[r0 * QP + u + 4], h3 = qh[(r0 + 8) * QP + u + 4];
+                const uint l0 = ql[r0 * QP + u], l1 = ql[(r0 + 8) * QP + u];
+                const uint l2 = ql[r0 * QP + u + 4], l3 = ql[(r0 + 8) * QP + u + 4];
+                #pragma unroll
+                for (int nn = 0; nn < 2; nn++) {
+                    const uint b0 = kh[(n0 + 8 * nn) * QP + u], b1 = kh[(n0 + 8 * nn) * QP + u + 4];
+                    PF_MMA_OP(c[nn], h0, h1, h2, h3, b0, b1);
+                    PF_MMA_OP(c[nn], l0, l1, l2, l3, b0, b1);
+                }
+            }
+            /* c[nn][i]: row r0 + 8 (i / 2), key 16 (w / 2) + 8 nn + 2 ti + i % 2; the scores go
+             * to the weights' array (free until the per-row pass writes it, after a barrier) */
+            #pragma unroll
+            for (int nn = 0; nn < 2; nn++)
+                #pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const int r = r0 + 8 * (i / 2);
+                    ps[r * (BK + 1) + 16 * (w / 2) + 8 * nn + 2 * ti + i % 2] = c[nn][i] * fsc[r];
+                }
+        }
+        barrier(CLK_LOCAL_MEM_FENCE);
+        float s[2][4];
+        #pragma unroll
+        for (int y = 0; y < 2; y++)
+            #pragma unroll
+            for (int x = 0; x < 4; x++)
+                s[y][x] = ps[(sr + y) * (BK + 1) + c8 + 8 * x];
+#else
         float s[2][4] = {{0.0f}};
         for (int d4 = 0; d4 < D4; d4++) {
             const float4 qa = qs[sr][d4], qb = qs[sr + 1][d4];
@@ -165,6 +282,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 s[1][x] = fma(qb.w, kv.w, s[1][x]);
             }
         }
+#endif
         uint kb[2] = {0u, 0u};
         #pragma unroll
         for (int y = 0; y < 2; y++) {

@@ -1,18 +1,27 @@
 #!/bin/bash
-# GPU-machine prefill check for issue 4: builds, runs the prefill cases of the selftest, then own
-# dense vs Top-θ prefill (keep 0.1, 32 heads / 8 KV heads, d 128, fp16) at 4K and 8K for each
-# kernel variant "NAME=DEFS" (TT_PF_DEFS build options; default: the current kernel alone), so one
-# call compares them. Results: $OUT/pf-selftest.txt,
-# $OUT/pf.jsonl (bench lines labelled with the variant), $OUT/pf.txt (summary, also printed).
+# GPU-machine prefill check for issue 4: builds, runs the prefill cases of the selftest for each
+# variant that is not a diagnostic (name without "nopv"), then own dense vs Top-θ prefill (keep
+# 0.1, 32 heads / 8 KV heads, d 128, fp16) at LENS (default 4K and 8K) for each variant
+# "NAME=ENV..." (environment settings, e.g. "mma=TT_PF_MMA=1", "nopv=TT_PF_DEFS=-DPF_DIAG_NOPV";
+# before 2026-12-05 a variant's value was TT_PF_DEFS itself), so one call compares them.
+# Results: $OUT/pf-selftest-NAME.txt, $OUT/pf.jsonl (bench lines labelled with the variant),
+# $OUT/pf.txt (summary, also printed).
 set -uo pipefail
 . tools/device/build-gpu.sh
-timeout 200 $tt selftest --filter prefill > "$OUT/pf-selftest.txt" 2>&1; echo "selftest rc=$?: $(tail -1 "$OUT/pf-selftest.txt")"
+[ $# -gt 0 ] || set -- "base="
+for var in "$@"; do
+    name=${var%%=*}; envs=${var#*=}
+    case $name in *nopv*) continue ;; esac
+    [ "${SELFTEST:-1}" = 1 ] || break
+    env $envs timeout 200 $tt selftest --filter prefill > "$OUT/pf-selftest-$name.txt" 2>&1
+    echo "selftest $name rc=$?: $(tail -1 "$OUT/pf-selftest-$name.txt")"
+    grep FAIL "$OUT/pf-selftest-$name.txt" | head -5
+done
 J="$OUT/pf.jsonl"; : > "$J"
-[ $# -gt 0 ] || set -- "new="
 for n in ${LENS:-4096 8192}; do
     for var in "$@"; do
-        name=${var%%=*}; defs=${var#*=}
-        TT_PF_DEFS="$defs" timeout 120 $tt bench --op prefill --mode theta --keep 0.1 --len $n --heads 32 \
+        name=${var%%=*}; envs=${var#*=}
+        env $envs timeout 120 $tt bench --op prefill --mode theta --keep 0.1 --len $n --heads 32 \
             --kv-heads 8 --head-dim 128 --dtype f16 --reps ${REPS:-5} --json 2>>"$OUT/bench.err" |
             sed "s/^{/{\"var\":\"$name\",/" >> "$J"
         echo "bench $name len $n rc=${PIPESTATUS[0]}"
