@@ -48,6 +48,20 @@
 #define PS(r, x) ps[(r) * (BK + 1) + (x)]
 #define PS_N (SR * (BK + 1))
 #endif
+/* P·V by warps (PF_PVW, needs the key-major weights of PV2, D = 128 and 4 warps): lane l of warp
+ * w owns float4 column l of rows 8w .. 8w + 7. Per tile the warp either walks the union of its
+ * rows' kept keys, each V float4 read once for the 8 rows (dense and near-dense tiles: the same
+ * loads per multiply-add as PV2), or each row's own kept keys (sparse tiles: a kept pair costs a
+ * V read, but dropped pairs cost nothing, where PV2 pays for every key some row of its warp
+ * kept). A tile goes sparse when kept pairs × PVW_K < union keys × 8. Rows' kept masks meet in
+ * local memory by atomic OR. Experimental (TT_PF_DEFS=-DPF_PVW=1). */
+#ifndef PF_PVW
+#define PF_PVW 0
+#endif
+#define PVW (PF_PVW && PV2 && D == 128 && NT == 128)
+#ifndef PVW_K
+#define PVW_K 3
+#endif
 #if KV_F16
 #define LOAD_KV4(p, base, i) vload_half4((i), (p) + (base))
 #else
@@ -120,6 +134,9 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     __local float ps[PS_N];
     __local float red_m[SR][8], red_z[SR][8];
     __local uint bits[SR][8];
+#if PVW
+    __local uint rmask[SR]; /* kept keys of row r in this tile, bit x: key x */
+#endif
     __local float alpha[SR], fin_inv[SR], fin_rest[SR];
     __local int fin_empty[SR], kept_any[2];
     __local const float *vf = (__local const float *)kvs;
@@ -182,7 +199,13 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         cnt[y] = 0u;
     }
     uint uni0 = 0u, uni1 = 0u; /* union counts of (position, key group) t and t + NT */
-#if PV2
+#if PVW
+    const int pw = t / 32, pl = t % 32;
+    float4 accw[8];
+    #pragma unroll
+    for (int e = 0; e < 8; e++)
+        accw[e] = (float4)(0.0f);
+#elif PV2
     const int rq = t / 16, dg = t % 16;
     float4 acc4[4][NV4];
     #pragma unroll
@@ -228,6 +251,10 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         /* cleared one tile ahead: this tile's flag is set before the max exchange, read after */
         if (t == 0)
             kept_any[(it + 1) & 1] = 0;
+#if PVW
+        if (t < SR)
+            rmask[t] = 0u;
+#endif
         barrier(CLK_LOCAL_MEM_FENCE);
 #if PF_MMA
         { /* warp w: rows 16 (w % 2) .. + 15, keys 16 (w / 2) .. + 15 as two 8-key n-tiles */
@@ -371,6 +398,12 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 PS(r, c8 + 8 * x) = w;
             }
             bits[r][c8] = kept;
+#if PVW
+            if (kept)
+                atomic_or(&rmask[r], ((kept & 1u) << c8) | ((kept >> 1 & 1u) << (c8 + 8)) |
+                                         ((kept >> 2 & 1u) << (c8 + 16)) |
+                                         ((kept >> 3 & 1u) << (c8 + 24)));
+#endif
             kq |= kept;
             if (c8 == 0)
                 alpha[r] = a;
@@ -383,7 +416,44 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 uni0 += popcount(pf_union(&bits[0][0], t / 8, t % 8));
             if (t + NT < BQ * 8)
                 uni1 += popcount(pf_union(&bits[0][0], (t + NT) / 8, t % 8));
-#if PV2
+#if PVW
+            const float4 al0 = vload4(2 * pw, alpha), al1 = vload4(2 * pw + 1, alpha);
+            accw[0] *= al0.x, accw[1] *= al0.y, accw[2] *= al0.z, accw[3] *= al0.w;
+            accw[4] *= al1.x, accw[5] *= al1.y, accw[6] *= al1.z, accw[7] *= al1.w;
+            if (pv) {
+                uint m8[8], un = 0u;
+                int k8 = 0;
+                #pragma unroll
+                for (int e = 0; e < 8; e++) {
+                    m8[e] = rmask[8 * pw + e];
+                    un |= m8[e];
+                    k8 += popcount(m8[e]);
+                }
+                if (k8 * PVW_K >= (int)popcount(un) * 8) { /* the union, V read once */
+                    for (uint m = un; m; m &= m - 1u) {
+                        const int x = 31 - clz(m & (0u - m));
+                        const float4 p0 = vload4(0, ps + x * PT + 8 * pw);
+                        const float4 p1 = vload4(0, ps + x * PT + 8 * pw + 4);
+                        const float4 vv = kvs[x][pl];
+                        accw[0] = fma((float4)(p0.x), vv, accw[0]);
+                        accw[1] = fma((float4)(p0.y), vv, accw[1]);
+                        accw[2] = fma((float4)(p0.z), vv, accw[2]);
+                        accw[3] = fma((float4)(p0.w), vv, accw[3]);
+                        accw[4] = fma((float4)(p1.x), vv, accw[4]);
+                        accw[5] = fma((float4)(p1.y), vv, accw[5]);
+                        accw[6] = fma((float4)(p1.z), vv, accw[6]);
+                        accw[7] = fma((float4)(p1.w), vv, accw[7]);
+                    }
+                } else { /* each row's own kept keys */
+                    #pragma unroll
+                    for (int e = 0; e < 8; e++)
+                        for (uint m = m8[e]; m; m &= m - 1u) {
+                            const int x = 31 - clz(m & (0u - m));
+                            accw[e] = fma((float4)(ps[x * PT + 8 * pw + e]), kvs[x][pl], accw[e]);
+                        }
+                }
+            }
+#elif PV2
             const float4 a4 = vload4(rq, alpha);
             #pragma unroll
             for (int v = 0; v < NV4; v++) {
@@ -488,7 +558,21 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         stats[(size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len + q0 + t] = u;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-#if PV2
+#if PVW
+    #pragma unroll
+    for (int e = 0; e < 8; e++) {
+        const int orow = 8 * pw + e, oi = q0 + orow % BQ;
+        if (pass != 1 || orow >= BR || oi >= q_len)
+            continue;
+        const int h = g * GROUP + orow / BQ;
+        const uint ob = ADDR(lay, LAY_O, b, h, oi);
+        const float inv = fin_inv[orow], rest = fin_rest[orow];
+        float4 out = accw[e] * inv;
+        if (rest != 0.0f)
+            out += rest * vload4(pl, vmean + ((size_t)bg * q_len + oi) * D);
+        vstore4(fin_empty[orow] ? (float4)(NAN) : out, pl, o + ob);
+    }
+#elif PV2
     #pragma unroll
     for (int e = 0; e < 4; e++) {
         const int orow = 4 * rq + e, oi = q0 + orow % BQ;

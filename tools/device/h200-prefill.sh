@@ -1,6 +1,7 @@
 #!/bin/bash
 # GPU-machine prefill check for issue 4: builds, runs the prefill cases of the selftest for each
-# variant that is not a diagnostic (name without "nopv"), then own dense vs Top-θ prefill (keep
+# variant that is not a diagnostic (name without "nopv"; SELFTEST_VARS="a b" names them instead,
+# SELFTEST=0 none), then own dense vs Top-θ prefill (keep
 # 0.1, 32 heads / 8 KV heads, d 128, fp16) at LENS (default 4K and 8K) for each variant
 # "NAME=ENV..." (environment settings, e.g. "mma=TT_PF_MMA=1", "nopv=TT_PF_DEFS=-DPF_DIAG_NOPV";
 # before 2026-12-05 a variant's value was TT_PF_DEFS itself), so one call compares them.
@@ -13,6 +14,7 @@ for var in "$@"; do
     name=${var%%=*}; envs=${var#*=}
     case $name in *nopv*) continue ;; esac
     [ "${SELFTEST:-1}" = 1 ] || break
+    [ -z "${SELFTEST_VARS:-}" ] || case " $SELFTEST_VARS " in *" $name "*) ;; *) continue ;; esac
     env $envs timeout 200 $tt selftest --filter prefill > "$OUT/pf-selftest-$name.txt" 2>&1
     echo "selftest $name rc=$?: $(tail -1 "$OUT/pf-selftest-$name.txt")"
     grep FAIL "$OUT/pf-selftest-$name.txt" | head -5
