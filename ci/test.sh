@@ -141,6 +141,12 @@ if selftest_passes TT_DEC_ROWS=0 TT_DEC_FUSE=1 -- --short --filter decode; then
 echo "== toptheta selftest, prefill in the GPUs' tiled kernel (TT_PF_ROWS=0) =="
 if selftest_passes TT_PF_ROWS=0 -- --filter prefill; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
+# Prefill's Q·Kᵀ on tensor cores (NVIDIA, sm_80 and later) with its multiply-add emulated through
+# local memory: fragment layout, Q's per-row scale and hi/lo halves, the K tile copied as stored
+# (every fp16 prefill case; about 3 minutes on PoCL).
+echo "== toptheta selftest, fp16 prefill with tensor-core Q·Kᵀ emulated (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1) =="
+if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 -- --filter "prefill f16"; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # Likewise prefill's one-row P·V mapping, which head sizes that are multiples of 64 only get
 # through the TT_PF_PV2=0 switch.
 echo "== toptheta selftest --short, tiled prefill with the one-row P·V mapping (TT_PF_ROWS=0 TT_PF_PV2=0) =="
