@@ -1,7 +1,8 @@
 /* test-bench.c — `toptheta bench` pieces: calibration hits the requested kept fraction on fresh
  * synthetic data (checked with the CPU reference, every placement, decode and prefill), the byte
  * and FLOP model of design §4, the CLBlast dense baseline against the reference, the timer and the
- * CLI's option errors and JSON keys. Speed is never asserted here. */
+ * CLI's option errors and JSON keys, and a call a delay kernel cannot hold (its enqueue waits for
+ * the device) ending unheld. Speed is never asserted here. */
 #include "support.h"
 #include "bench/bench.h"
 #include <limits.h>
@@ -161,6 +162,52 @@ START_TEST(test_clblast_baseline)
 }
 END_TEST
 
+/* A call whose enqueue waits for the device (clFinish first), as the H200's prefill did: a delay
+ * kernel cannot hold it, so the timer must notice, fall back to unheld timing and end. */
+static tt_status blocking_call(void *user, cl_command_queue q, cl_event *last)
+{
+    bench_kernels *bk = user;
+    size_t one = 1;
+    clFinish(q);
+    return (tt_status)clEnqueueNDRangeKernel(q, bk->stamp, 1, NULL, &one, &one, 0, NULL, last);
+}
+
+static tt_status plain_call(void *user, cl_command_queue q, cl_event *last)
+{
+    bench_kernels *bk = user;
+    size_t one = 1;
+    return (tt_status)clEnqueueNDRangeKernel(q, bk->stamp, 1, NULL, &one, &one, 0, NULL, last);
+}
+
+START_TEST(test_timer_unholdable_call)
+{
+    if (!tt_test_have_device()) {
+        printf("# no device: timer check skipped\n");
+        return;
+    }
+    tt_context *ctx;
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+    bench_kernels bk;
+    ck_assert_msg(bench_kernels_create(ctx, &bk) == TT_SUCCESS, "%s", bench_error());
+    bench_timing t;
+    ck_assert_msg(bench_time(&bk, NULL, blocking_call, &bk, 1, 4, &t) == TT_SUCCESS, "%s",
+                  bench_error());
+    ck_assert_int_eq(t.hold_fallback, 1);
+    ck_assert_int_le(t.hold_retries, 2);
+    ck_assert_int_eq(t.reps, 4);
+    /* a call that does not wait stays held (three tries: a loaded machine may miss a delay) */
+    int held = 0;
+    for (int i = 0; i < 3 && !held; i++) {
+        ck_assert_msg(bench_time(&bk, NULL, plain_call, &bk, 1, 4, &t) == TT_SUCCESS, "%s",
+                      bench_error());
+        held = !t.hold_fallback;
+    }
+    ck_assert(held);
+    bench_kernels_destroy(&bk);
+    tt_context_destroy(ctx);
+}
+END_TEST
+
 static char outfile[64];
 
 /* Runs the CLI next to this test executable; exit status, or -1 when it is not built. */
@@ -257,6 +304,7 @@ int main(void)
     tcase_add_test(tc, test_calibration_decode);
     tcase_add_test(tc, test_calibration_prefill);
     tcase_add_test(tc, test_clblast_baseline);
+    tcase_add_test(tc, test_timer_unholdable_call);
     tcase_add_test(tc, test_cli);
     suite_add_tcase(s, tc);
     return tt_test_run(s);

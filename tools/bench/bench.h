@@ -107,6 +107,7 @@ typedef struct bench_timing {
                          the delay holds the call) */
     int reps;
     int hold_retries; /* timed calls run again because the delay ended before the host enqueued */
+    int hold_fallback; /* 1: the enqueue waited for the device, so the runs went unheld */
 } bench_timing;
 
 /* warmup untimed calls, then reps timed ones. prep (may be NULL) runs before each call, outside

@@ -128,6 +128,7 @@ void bench_print_json(FILE *f, const bench_run_info *ri, const bench_result *r)
     fprintf(f, "\"reps\": %d, ", r->t.reps);
     json_str(f, "hold", bench_hold_name(ri->hold));
     fprintf(f, "\"hold_retries\": %d, ", r->t.hold_retries);
+    fprintf(f, "\"hold_fallback\": %d, ", r->t.hold_fallback);
     json_num(f, "bytes", r->w.bytes, 0);
     json_num(f, "flops", r->w.flops, 0);
     json_num(f, "gbps", x.gbps, 0);

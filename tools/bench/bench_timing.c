@@ -4,6 +4,7 @@
  * enqueues the operation (or a stamp held behind a user event), timed from its end to the end of
  * the operation's last event. */
 #include "bench.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -196,8 +197,8 @@ static tt_status delay_calibrate(bench_kernels *bk)
  * may have idled inside the timed span. Both the library and CLBlast's strided-batched GEMM only
  * enqueue (nothing blocks on the queue), so a user-event gate cannot deadlock. */
 static tt_status one_call(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueue_fn run,
-                          void *user, int timed, double hold_ms, double *dev_ms, double *wall_ms,
-                          double *enqueue_ms, int *late)
+                          void *user, bench_hold hold, double hold_ms, double *dev_ms,
+                          double *wall_ms, double *enqueue_ms, int *late)
 {
     cl_event gate = NULL, start = NULL, end = NULL;
     *late = 0;
@@ -205,7 +206,6 @@ static tt_status one_call(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueu
     if (st != TT_SUCCESS)
         return st;
     cl_int err = CL_SUCCESS;
-    const bench_hold hold = timed ? bk->hold : BENCH_HOLD_NONE;
     if (hold == BENCH_HOLD_GATE)
         gate = clCreateUserEvent(bk->cx, &err);
     size_t one = 1;
@@ -289,19 +289,37 @@ tt_status bench_time(bench_kernels *bk, bench_enqueue_fn prep, bench_enqueue_fn 
     }
     /* The delay covers twice the last call's enqueue time plus 0.2 ms (the first warm-up, which
      * may build programs, only sets the first timed call's); a timed call whose enqueue outlasted
-     * it is run again with the delay grown from that call (at most 3 retries per timed run). */
+     * it is run again with the delay grown from that call (at most 3 retries per timed run).
+     * An operation whose enqueue waits for the device cannot be held by a delay kernel at all:
+     * each retry's enqueue then lasts as long as the delay before it, which doubled the delay
+     * without end (the H200's prefill bench ran past every time limit, 2026-12-05). So when a
+     * run is still late after two retries, the rest is timed from a stamp kernel, unheld, and
+     * the result says so (hold_fallback). */
     double enq = 1.0;
-    int retries = 0;
+    int retries = 0, run_retries = 0;
+    bench_hold hold = bk->hold;
     for (int r = -warmup; r < reps && st == TT_SUCCESS; r++) {
         double d = 0, w = 0, e = 0;
         int late = 0;
-        st = one_call(bk, prep, run, user, r >= 0, 2.0 * enq + 0.2, &d, &w, &e, &late);
+        st = one_call(bk, prep, run, user, r >= 0 ? hold : BENCH_HOLD_NONE, 2.0 * enq + 0.2, &d,
+                      &w, &e, &late);
         enq = e;
-        if (st == TT_SUCCESS && late && retries < 3 * reps) {
-            retries++;
+        if (st == TT_SUCCESS && late && run_retries == 2 && hold == BENCH_HOLD_DELAY) {
+            fprintf(stderr, "bench: the call's enqueue (%.3f ms) waits for the device, which a "
+                            "delay kernel cannot hold; timing it unheld from a stamp kernel\n", e);
+            hold = BENCH_HOLD_NONE;
+            t->hold_fallback = 1;
+            run_retries = 0;
             r--;
             continue;
         }
+        if (st == TT_SUCCESS && late && retries < 3 * reps) {
+            retries++;
+            run_retries++;
+            r--;
+            continue;
+        }
+        run_retries = 0;
         if (r >= 0) {
             dev[r] = d;
             wall[r] = w;
