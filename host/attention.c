@@ -1,34 +1,17 @@
 /* attention.c — tt_attention_enqueue: validates a call, picks the program for its (head size,
- * GQA group, KV type, work-group size), splits the keys into chunks, uploads the per-row
- * thresholds and enqueues the passes vmean → scores → select → attend → merge, chained by events
- * so the caller's queue may be in-order or out-of-order. Scratch buffers live for one call. */
+ * GQA group, KV type, work-group size) or hands it to decode.c / prefill.c; the generic path
+ * splits the keys into chunks, uploads the per-row thresholds and enqueues the passes vmean →
+ * scores → select → attend → merge, chained by events so the caller's queue may be in-order or
+ * out-of-order. Scratch buffers come from the queue's pool (scratch.c). */
 #include "internal.h"
 #include "attention_plan.h"
 #include "decode.h"
 #include "prefill.h"
+#include "scratch.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static tt_status create_buf(tt_context *ctx, size_t bytes, cl_mem *out)
-{
-    cl_int err;
-    *out = clCreateBuffer(ctx->context, CL_MEM_READ_WRITE, bytes ? bytes : 4, NULL, &err);
-    TT_RETURN_IF(ctx, err != CL_SUCCESS, (tt_status)err,
-                 "attention: scratch buffer of %zu bytes: %s", bytes, tt_status_name(err));
-    return TT_SUCCESS;
-}
-
-static tt_status upload(tt_context *ctx, const void *data, size_t bytes, cl_mem *out)
-{
-    cl_int err;
-    *out = clCreateBuffer(ctx->context, CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR, bytes,
-                          (void *)data, &err);
-    TT_RETURN_IF(ctx, err != CL_SUCCESS, (tt_status)err, "attention: upload of %zu bytes: %s",
-                 bytes, tt_status_name(err));
-    return TT_SUCCESS;
-}
 
 /* Per-row θ and D̂ for the rows of this call (same for every sequence of the batch). */
 static tt_status row_thresholds(tt_context *ctx, const tt_attn_shape *s, const tt_attn_params *p,
@@ -106,7 +89,9 @@ tt_status tt_attention_enqueue(tt_context *ctx, cl_command_queue queue, const tt
     cl_mem part_acc = NULL, part_ds = NULL, part_dm = NULL, part_kept = NULL, part_union = NULL;
     cl_mem thetas = NULL, dhats = NULL, vmean = NULL;
     float *th_host = NULL, *dh_host = NULL;
-    cl_event ev[5] = {0};
+    cl_event ev[6] = {0};
+    tt__scratch_set scr;
+    memset(&scr, 0, sizeof scr);
     int n_ev = 0;
 
     const size_t rows = (size_t)s->batch * s->n_heads * s->q_len;
@@ -117,23 +102,44 @@ tt_status tt_attention_enqueue(tt_context *ctx, cl_command_queue queue, const tt
         (st = tt__create_kernel(ctx, plan.program, "tt_attend", &ka)) ||
         (st = tt__create_kernel(ctx, plan.program, "tt_merge", &km)))
         goto done;
-    if ((st = upload(ctx, plan.layout, sizeof plan.layout, &lay)) ||
-        (st = create_buf(ctx, plan.store_scores ? rows * s->kv_len * 4 : 4, &scores)) ||
-        (st = create_buf(ctx, rows * nc * 4, &part_m)) ||
-        (st = create_buf(ctx, rows * nc * 4, &part_z)) ||
-        (st = create_buf(ctx, rows * 5 * 4, &rowinfo)) ||
-        (st = create_buf(ctx, rows * nc * s->head_dim * 4, &part_acc)) ||
-        (st = create_buf(ctx, rows * nc * 4, &part_ds)) ||
-        (st = create_buf(ctx, rows * nc * 4, &part_dm)) ||
-        (st = create_buf(ctx, rows * nc * 4, &part_kept)) ||
-        (st = create_buf(ctx, grows * nc * 4, &part_union)))
+    /* Scratch from the queue's pool (the slots decode and prefill use for the same kinds of
+     * buffer; 11, decode's merge counters, stays untouched) and the layout and thresholds by
+     * non-blocking writes: nothing is created per call and nothing waits for the device. */
+    const int theta_rows = p->mode == TT_MODE_THETA && plan.k_eff > 0;
+    if (theta_rows && (st = row_thresholds(ctx, s, p, &th_host, &dh_host)))
         goto done;
-    if (p->mode == TT_MODE_THETA && plan.k_eff > 0) {
-        if ((st = row_thresholds(ctx, s, p, &th_host, &dh_host)))
-            goto done;
-        if ((st = upload(ctx, th_host, (size_t)s->n_heads * s->q_len * 4, &thetas)))
-            goto done;
-        if (dh_host && (st = upload(ctx, dh_host, (size_t)s->n_heads * s->q_len * 4, &dhats)))
+    const size_t rb = rows * nc * 4;
+    const size_t sbytes[TT_SCRATCH_SLOTS] = {
+        plan.store_scores ? rows * s->kv_len * 4 : 4, rb, rb, rb * s->head_dim, 0, rb, rb, rb,
+        grows * nc * 4, rows * 5 * 4,
+        p->vmc && p->mode != TT_MODE_DENSE ? grows * s->head_dim * 4 : 0, 0,
+        sizeof plan.layout, theta_rows ? (size_t)s->n_heads * s->q_len * 4 : 0,
+        dh_host ? (size_t)s->n_heads * s->q_len * 4 : 0};
+    if ((st = tt__scratch_acquire(ctx, queue, sbytes, TT_SCRATCH_SLOTS, &scr)))
+        goto done;
+    scores = scr.mem[0], part_m = scr.mem[1], part_z = scr.mem[2], part_acc = scr.mem[3];
+    part_ds = scr.mem[5], part_dm = scr.mem[6], part_kept = scr.mem[7], part_union = scr.mem[8];
+    rowinfo = scr.mem[9], vmean = scr.mem[10];
+    lay = scr.mem[12], thetas = scr.mem[13], dhats = scr.mem[14];
+    {
+        cl_command_queue_properties qprops = 0;
+        clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof qprops, &qprops, NULL);
+        const int chain = (qprops & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) != 0;
+        void *owned[3] = {malloc(sizeof plan.layout), th_host, dh_host};
+        th_host = dh_host = NULL;
+        if (owned[0])
+            memcpy(owned[0], plan.layout, sizeof plan.layout);
+        const cl_mem dst[3] = {owned[0] ? lay : NULL, thetas, dhats};
+        cl_event up = NULL;
+        if (!owned[0])
+            st = tt__fail(ctx, TT_OUT_OF_HOST_MEMORY, "attention: out of host memory");
+        tt_status su = tt__scratch_upload(ctx, queue, chain, 3, dst, owned, &sbytes[12],
+                                          num_wait, wait_list, &up);
+        if (st == TT_SUCCESS)
+            st = su;
+        if (up)
+            ev[n_ev++] = up;
+        if (st != TT_SUCCESS)
             goto done;
     }
     const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)s->head_dim);
@@ -144,8 +150,7 @@ tt_status tt_attention_enqueue(tt_context *ctx, cl_command_queue queue, const tt
 
     /* vmean (VMC only): running V means per new row, and the caller's running sum advanced. */
     if (use_vmc) {
-        if ((st = tt__create_kernel(ctx, plan.program, "tt_vmean", &kv)) ||
-            (st = create_buf(ctx, grows * s->head_dim * 4, &vmean)))
+        if ((st = tt__create_kernel(ctx, plan.program, "tt_vmean", &kv)))
             goto done;
         SET(kv, 0, v->buf);
         SET(kv, 1, lay);
@@ -156,8 +161,8 @@ tt_status tt_attention_enqueue(tt_context *ctx, cl_command_queue queue, const tt
         SET(kv, 6, vsum);
         SET(kv, 7, (int)(vsum != NULL));
         SET(kv, 8, vmean);
-        ENQ(kv, (s->head_dim + wg - 1) / wg * wg, (size_t)s->batch * G, num_wait, wait_list,
-            &ev[n_ev]);
+        ENQ(kv, (s->head_dim + wg - 1) / wg * wg, (size_t)s->batch * G, n_ev ? 1 : num_wait,
+            n_ev ? &ev[n_ev - 1] : wait_list, &ev[n_ev]);
         n_ev++;
     }
     int a = 0;
@@ -175,9 +180,9 @@ tt_status tt_attention_enqueue(tt_context *ctx, cl_command_queue queue, const tt
     SET(ks, a++, scores);
     SET(ks, a++, part_m);
     SET(ks, a++, part_z);
-    /* The first pass waits for the caller's events, or for vmean, which waited for them; merge
-     * needs vmean's output and is ordered after it through this chain. */
-    ENQ(ks, nc * wg, grows, n_ev ? 1 : num_wait, n_ev ? &ev[0] : wait_list, &ev[n_ev]);
+    /* The first pass waits for the caller's events, or for vmean or the uploads, which waited
+     * for them; merge needs vmean's output and is ordered after it through this chain. */
+    ENQ(ks, nc * wg, grows, n_ev ? 1 : num_wait, n_ev ? &ev[n_ev - 1] : wait_list, &ev[n_ev]);
     n_ev++;
 
     a = 0;
@@ -263,11 +268,7 @@ done:
     for (size_t x = 0; x < sizeof kerns / sizeof kerns[0]; x++)
         if (kerns[x])
             clReleaseKernel(kerns[x]);
-    cl_mem mems[] = {lay, scores, part_m, part_z, rowinfo, part_acc, part_ds, part_dm,
-                     part_kept, part_union, thetas, dhats, vmean};
-    for (size_t x = 0; x < sizeof mems / sizeof mems[0]; x++)
-        if (mems[x])
-            clReleaseMemObject(mems[x]);
+    tt__scratch_release(ctx, &scr);
     clReleaseProgram(plan.program);
     free(th_host);
     free(dh_host);

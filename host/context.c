@@ -154,3 +154,11 @@ void tt__context_limit_local_mem(tt_context *c, cl_ulong bytes)
     if (c)
         c->info.local_mem_size = bytes;
 }
+
+/* Test hook: pretends the device's kernel parameter space is `bytes`, so decode's path that
+ * uploads θ and D̂ (devices below 1 KiB) runs on devices with more. */
+void tt__context_limit_param_size(tt_context *c, size_t bytes)
+{
+    if (c)
+        c->max_param_size = bytes;
+}

@@ -50,20 +50,6 @@ typedef struct {
         part_union, rowinfo, thetas, dhats, vmean, done;
 } dec_bufs;
 
-static cl_mem mkbuf(tt_context *ctx, size_t bytes, const void *host, tt_status *st)
-{
-    if (*st != TT_SUCCESS)
-        return NULL;
-    cl_int err;
-    cl_mem m = clCreateBuffer(ctx->context,
-                              host ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE,
-                              bytes ? bytes : 4, (void *)host, &err);
-    if (err != CL_SUCCESS)
-        *st = tt__fail(ctx, (tt_status)err, "decode: buffer of %zu bytes: %s", bytes,
-                       tt_status_name(err));
-    return m;
-}
-
 /* Sets kernel arguments from a list of (size, pointer) pairs. */
 static tt_status set_args(tt_context *ctx, cl_kernel kern, const char *name, int n,
                           const size_t *sizes, const void *const *vals)
@@ -99,8 +85,8 @@ static tt_status launch(tt_context *ctx, cl_command_queue queue, cl_kernel kern,
  * a wait, so callers that hold the queue behind a user event (the bench's gate) cannot deadlock. */
 typedef struct {
     int n;
-    cl_event ev[5];
-    const char *name[5];
+    cl_event ev[8];
+    const char *name[8];
 } dec_prof;
 
 static void CL_CALLBACK dec_prof_done(cl_event last, cl_int status, void *user)
@@ -318,28 +304,26 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     }
     const size_t rows = (size_t)B * H, nchk = (size_t)nc;
     dec_bufs b = {0};
-    if (kind == 2 || (use_vmc && !vsum)) /* tt_select and tt_vmean read the layout from memory */
-        b.lay = mkbuf(ctx, sizeof plan->layout, plan->layout, &st);
-    if (H > maxh) {
-        b.thetas = mkbuf(ctx, (size_t)H * 4, th, &st);
-        b.dhats = mkbuf(ctx, (size_t)H * 4, dh, &st);
-    }
-    /* Partials and scores: reused across calls on the same in-order queue (scratch.c). */
-    const size_t sbytes[] = {store ? rows * s->kv_len * 4 : 0, rows * nchk * 4, rows * nchk * 4,
-                             rows * nchk * D * 4, rows * nchk * 4, rows * nchk * 4,
-                             rows * nchk * 4, rows * nchk * 4, (size_t)B * G * nchk * 4,
-                             kind == 2 ? rows * RI_N * 4 : 0,
-                             use_vmc && !vsum ? (size_t)B * G * D * 4 : 0,
-                             fuse ? (size_t)B * G * 4 : 0};
+    /* Partials and scores: reused across calls on the same in-order queue (scratch.c); the
+     * layout (tt_select and tt_vmean read it from memory) and, for more heads than the parameter
+     * space holds, θ and D̂ go to slots 12-14 by non-blocking writes, as in prefill.c. */
+    const size_t sbytes[TT_SCRATCH_SLOTS] = {
+        store ? rows * s->kv_len * 4 : 0, rows * nchk * 4, rows * nchk * 4,
+        rows * nchk * D * 4, rows * nchk * 4, rows * nchk * 4, rows * nchk * 4, rows * nchk * 4,
+        (size_t)B * G * nchk * 4, kind == 2 ? rows * RI_N * 4 : 0,
+        use_vmc && !vsum ? (size_t)B * G * D * 4 : 0, fuse ? (size_t)B * G * 4 : 0,
+        kind == 2 || (use_vmc && !vsum) ? sizeof plan->layout : 0, H > maxh ? (size_t)H * 4 : 0,
+        H > maxh ? (size_t)H * 4 : 0};
     tt__scratch_set scr;
     if (st == TT_SUCCESS)
-        st = tt__scratch_acquire(ctx, queue, sbytes, 12, &scr);
+        st = tt__scratch_acquire(ctx, queue, sbytes, TT_SCRATCH_SLOTS, &scr);
     else
         memset(&scr, 0, sizeof scr);
     cl_mem *const sm = scr.mem;
     b.scores = sm[0], b.part_m = sm[1], b.part_z = sm[2], b.part_acc = sm[3], b.part_ms = sm[4];
     b.part_ds = sm[5], b.part_dm = sm[6], b.part_kept = sm[7], b.part_union = sm[8];
     b.rowinfo = sm[9], b.vmean = sm[10], b.done = sm[11];
+    b.lay = sm[12], b.thetas = sm[13], b.dhats = sm[14];
     /* In an in-order queue the kernels follow each other anyway; explicit event waits between
      * them cost a host round trip on some drivers (measured ~40 us gaps on the H200). */
     cl_command_queue_properties qprops = 0;
@@ -349,10 +333,31 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
  * count of 0 is CL_INVALID_EVENT_WAIT_LIST on strict implementations). */
 #define PREV (chain ? &ev[n_ev - 1] : NULL)
 
-    cl_kernel kc = NULL, ksel = NULL, kpv = NULL, km = NULL, kvm = NULL;
-    cl_event ev[6];
-    const char *ev_name[6];
+    cl_event ev[8];
+    const char *ev_name[8];
     int n_ev = 0;
+    if (st == TT_SUCCESS && (b.lay || b.thetas)) {
+        void *owned[3] = {b.lay ? malloc(sizeof plan->layout) : NULL,
+                          b.thetas ? malloc((size_t)H * 4) : NULL,
+                          b.dhats ? malloc((size_t)H * 4) : NULL};
+        if ((b.lay && !owned[0]) || (b.thetas && (!owned[1] || !owned[2]))) {
+            st = tt__fail(ctx, TT_OUT_OF_HOST_MEMORY, "decode: out of host memory");
+            free(owned[0]), free(owned[1]), free(owned[2]);
+        } else {
+            if (owned[0])
+                memcpy(owned[0], plan->layout, sizeof plan->layout);
+            if (owned[1])
+                memcpy(owned[1], th, (size_t)H * 4), memcpy(owned[2], dh, (size_t)H * 4);
+            const cl_mem dst[3] = {b.lay, b.thetas, b.dhats};
+            cl_event up = NULL;
+            st = tt__scratch_upload(ctx, queue, chain, 3, dst, owned, &sbytes[12], num_wait,
+                                    wait_list, &up);
+            if (up)
+                ev[n_ev] = up, ev_name[n_ev++] = "upload";
+        }
+    }
+
+    cl_kernel kc = NULL, ksel = NULL, kpv = NULL, km = NULL, kvm = NULL;
     const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
     const int kv_len = s->kv_len, one = 1, zero = 0, mode = (int)p->mode, place = (int)p->placement;
     const int sdc = (int)p->sdc, have_vsum = vsum != NULL, k_eff = plan->k_eff;
@@ -365,7 +370,8 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     if (st == TT_SUCCESS && b.done && (scr.fresh & 1u << 11)) {
         const cl_uint zero_u = 0;
         cl_int err = clEnqueueFillBuffer(queue, b.done, &zero_u, sizeof zero_u, 0, bg * 4,
-                                         num_wait, wait_list, &ev[n_ev]);
+                                         n_ev ? (cl_uint)chain : num_wait,
+                                         n_ev ? PREV : wait_list, &ev[n_ev]);
         if (err != CL_SUCCESS)
             st = tt__fail(ctx, (tt_status)err, "decode: clearing the merge counters: %s",
                           tt_status_name(err));
@@ -460,10 +466,6 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         if (kerns[x])
             clReleaseKernel(kerns[x]);
     tt__scratch_release(ctx, &scr);
-    cl_mem own[] = {b.lay, b.thetas, b.dhats}; /* the rest belongs to the scratch set */
-    for (size_t x = 0; x < sizeof own / sizeof own[0]; x++)
-        if (own[x])
-            clReleaseMemObject(own[x]);
     clReleaseProgram(prog);
     return st;
 }

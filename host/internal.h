@@ -35,7 +35,7 @@ void tt__clear_error(const tt_context *ctx);
     } while (0)
 
 /* A pool of reusable scratch buffers for one command queue (scratch.c). */
-#define TT_SCRATCH_SLOTS 12 /* buffers one call may take */
+#define TT_SCRATCH_SLOTS 17 /* buffers one call may take: decode 0-11, prefill 12-16 */
 #define TT_SCRATCH_QUEUES 4 /* queues per context with a pool; more fall back to per-call buffers */
 
 typedef struct tt__scratch {
@@ -120,6 +120,8 @@ tt_status tt__validate_shape_params(const tt_context *ctx, const tt_attn_shape *
 
 /* Test hook (context.c): pretend the device has only this much local memory. */
 void tt__context_limit_local_mem(tt_context *ctx, cl_ulong bytes);
+/* Test hook (context.c): pretend the kernel parameter space is only this large. */
+void tt__context_limit_param_size(tt_context *ctx, size_t bytes);
 
 /* Effective k of a call: 0 when every row is dense. */
 int tt__effective_k(const tt_attn_shape *shape, const tt_attn_params *params);

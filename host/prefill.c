@@ -4,14 +4,17 @@
  * (VMC), the row-statistics pass (exact post-softmax and max-relative cuts) and the attention
  * pass with events. TT_PF_DEFS is appended to the kernel build options (experiments). */
 #include "prefill.h"
+#include "scratch.h"
 #include "thresholds.h"
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define PF_NT 128
 #define PF_BK 32
 #define PF_LQ 8 /* work-items per work-group of tt_pf_rows */
+#define PF_SLOT 12 /* first scratch slot of prefill (decode takes 0-11, scratch.h) */
 
 static int bq_of(int group) { return group >= 32 ? 1 : 32 / group; }
 
@@ -68,20 +71,6 @@ int tt__prefill_eligible(const tt_context *ctx, const tt_attn_shape *s, const tt
     if (!(s->q_len >= 2 && p->mode != TT_MODE_TOPK && s->head_dim % 4 == 0 && group <= 32))
         return 0;
     return pf_kernel(ctx, s, p) != PF_NONE;
-}
-
-static cl_mem mkbuf(tt_context *ctx, size_t bytes, const void *host, tt_status *st)
-{
-    if (*st != TT_SUCCESS)
-        return NULL;
-    cl_int err;
-    cl_mem m = clCreateBuffer(ctx->context,
-                              host ? CL_MEM_READ_ONLY | CL_MEM_COPY_HOST_PTR : CL_MEM_READ_WRITE,
-                              bytes ? bytes : 4, (void *)host, &err);
-    if (err != CL_SUCCESS)
-        *st = tt__fail(ctx, (tt_status)err, "prefill: buffer of %zu bytes: %s", bytes,
-                       tt_status_name(err));
-    return m;
 }
 
 static tt_status set_all(tt_context *ctx, cl_kernel kern, int n, const size_t *sz,
@@ -171,15 +160,46 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                                       : tt__get_program(ctx, tiled, 2, opts, &prog);
     if (st != TT_SUCCESS)
         return st;
+    /* Device buffers from the queue's scratch pool (slots after decode's) and the thresholds and
+     * layout by non-blocking writes: nothing is created per call and the host never waits for the
+     * device. Per-call CL_MEM_COPY_HOST_PTR buffers did both, and the H200's prefill bench, which
+     * holds the queue behind a delay kernel while it enqueues, ran past every limit (2026-12-05). */
     float *th = NULL, *dh = NULL;
     st = tt__row_thresholds(ctx, s, p, &th, &dh);
-    cl_mem lay = mkbuf(ctx, sizeof plan->layout, plan->layout, &st);
-    cl_mem thetas = mkbuf(ctx, (size_t)H * QL * 4, th, &st);
-    cl_mem dhats = mkbuf(ctx, (size_t)H * QL * 4, dh, &st);
-    cl_mem rowstat = two_pass ? mkbuf(ctx, (size_t)B * H * QL * 8, NULL, &st) : NULL;
-    cl_mem vmean = use_vmc ? mkbuf(ctx, (size_t)B * G * QL * D * 4, NULL, &st) : NULL;
+    size_t sbytes[TT_SCRATCH_SLOTS] = {0};
+    sbytes[PF_SLOT + 0] = sizeof plan->layout;
+    sbytes[PF_SLOT + 1] = sbytes[PF_SLOT + 2] = (size_t)H * QL * 4;
+    sbytes[PF_SLOT + 3] = two_pass ? (size_t)B * H * QL * 8 : 0;
+    sbytes[PF_SLOT + 4] = use_vmc ? (size_t)B * G * QL * D * 4 : 0;
+    tt__scratch_set scr;
+    memset(&scr, 0, sizeof scr);
+    if (st == TT_SUCCESS)
+        st = tt__scratch_acquire(ctx, queue, sbytes, TT_SCRATCH_SLOTS, &scr);
+    const cl_mem lay = scr.mem[PF_SLOT], thetas = scr.mem[PF_SLOT + 1];
+    const cl_mem dhats = scr.mem[PF_SLOT + 2], rowstat = scr.mem[PF_SLOT + 3];
+    const cl_mem vmean = scr.mem[PF_SLOT + 4];
+    /* In an in-order queue commands follow each other: the caller's wait list goes to the first
+     * one and nothing else waits on events (explicit waits cost ~40 us each on the H200, see
+     * decode.c). Out of order, every kernel waits for what it reads. */
+    cl_command_queue_properties qprops = 0;
+    clGetCommandQueueInfo(queue, CL_QUEUE_PROPERTIES, sizeof qprops, &qprops, NULL);
+    const int chain = (qprops & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE) != 0;
+    cl_event uploaded = NULL; /* out of order: what the first kernel waits for */
+    void *lay_copy = st == TT_SUCCESS ? malloc(sizeof plan->layout) : NULL;
+    if (st == TT_SUCCESS && !lay_copy)
+        st = tt__fail(ctx, TT_OUT_OF_HOST_MEMORY, "prefill: out of host memory");
+    if (st == TT_SUCCESS) {
+        memcpy(lay_copy, plan->layout, sizeof plan->layout);
+        const cl_mem dst[3] = {lay, thetas, dhats};
+        void *owned[3] = {lay_copy, th, dh};
+        st = tt__scratch_upload(ctx, queue, chain, 3, dst, owned, &sbytes[PF_SLOT], num_wait,
+                                wait_list, &uploaded);
+        th = dh = NULL;
+    }
     free(th);
     free(dh);
+    const cl_uint first_nw = uploaded ? 1 : 0;
+    const cl_event *first_wl = uploaded ? &uploaded : NULL;
     cl_kernel ka = NULL, kv = NULL;
     cl_event ev[3];
     int n_ev = 0;
@@ -192,7 +212,7 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
         const size_t sz[] = {M_, M_, I_, I_, I_, I_, M_, I_, M_};
         if (!(st = set_all(ctx, kv, 9, sz, val)) &&
             !(st = launch(ctx, queue, kv, rows ? 1 : (size_t)(D + PF_NT - 1) / PF_NT * PF_NT, bg,
-                          rows ? 1 : PF_NT, num_wait, wait_list, &ev[n_ev])))
+                          rows ? 1 : PF_NT, first_nw, first_wl, &ev[n_ev])))
             n_ev++;
     }
     if (st == TT_SUCCESS)
@@ -211,8 +231,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
             break;
         const size_t items = (size_t)(QL + pq - 1) / pq;
         const size_t gx = rows ? (items + PF_LQ - 1) / PF_LQ * PF_LQ : nqt * PF_NT;
-        if (!(st = launch(ctx, queue, ka, gx, bg, rows ? PF_LQ : PF_NT, n_ev ? 1 : num_wait,
-                          n_ev ? &ev[n_ev - 1] : wait_list, &ev[n_ev])))
+        const cl_uint nw = n_ev ? (cl_uint)chain : first_nw;
+        if (!(st = launch(ctx, queue, ka, gx, bg, rows ? PF_LQ : PF_NT, nw,
+                          n_ev ? (chain ? &ev[n_ev - 1] : NULL) : first_wl, &ev[n_ev])))
             n_ev++;
     }
     if (st == TT_SUCCESS && event) {
@@ -225,10 +246,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
         clReleaseKernel(ka);
     if (kv)
         clReleaseKernel(kv);
-    cl_mem mems[] = {lay, thetas, dhats, rowstat, vmean};
-    for (size_t x = 0; x < sizeof mems / sizeof mems[0]; x++)
-        if (mems[x])
-            clReleaseMemObject(mems[x]);
+    if (uploaded)
+        clReleaseEvent(uploaded);
+    tt__scratch_release(ctx, &scr);
     clReleaseProgram(prog);
     return st;
 }

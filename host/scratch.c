@@ -3,6 +3,7 @@
  * one host thread at a time between acquire and release (the busy flag); anything else gets
  * buffers of its own, exactly as before pooling existed. Pools grow, never shrink. */
 #include "scratch.h"
+#include <stdlib.h>
 #include <string.h>
 
 static int in_order(cl_command_queue queue)
@@ -93,6 +94,65 @@ void tt__scratch_release(tt_context *ctx, tt__scratch_set *set)
                 clReleaseMemObject(set->mem[i]);
     }
     memset(set, 0, sizeof *set);
+}
+
+static void CL_CALLBACK free_when_written(cl_event ev, cl_int status, void *owned)
+{
+    (void)ev, (void)status; /* also called when the write ended in an error */
+    free(owned);
+}
+
+tt_status tt__scratch_write_owned(tt_context *ctx, cl_command_queue queue, cl_mem dst, void *owned,
+                                  size_t bytes, cl_uint num_wait, const cl_event *wait_list,
+                                  cl_event *ev)
+{
+    cl_event w = NULL;
+    cl_int err = clEnqueueWriteBuffer(queue, dst, CL_FALSE, 0, bytes, owned, num_wait, wait_list,
+                                      &w);
+    if (err != CL_SUCCESS) {
+        free(owned);
+        return tt__fail(ctx, (tt_status)err, "write of %zu bytes to the device: %s", bytes,
+                        tt_status_name(err));
+    }
+    if (clSetEventCallback(w, CL_COMPLETE, free_when_written, owned) != CL_SUCCESS) {
+        clWaitForEvents(1, &w); /* no callback: the copy must outlive the write */
+        free(owned);
+    }
+    if (ev)
+        *ev = w;
+    else
+        clReleaseEvent(w);
+    return TT_SUCCESS;
+}
+
+tt_status tt__scratch_upload(tt_context *ctx, cl_command_queue queue, int chain, int n,
+                             const cl_mem *dst, void **owned, const size_t *bytes,
+                             cl_uint num_wait, const cl_event *wait_list, cl_event *after)
+{
+    cl_event w[TT_SCRATCH_SLOTS];
+    cl_uint nw = 0;
+    tt_status st = TT_SUCCESS;
+    *after = NULL;
+    for (int i = 0; i < n; i++) {
+        if (st != TT_SUCCESS || !dst[i]) {
+            free(owned[i]);
+            continue;
+        }
+        const int wait = chain || nw == 0;
+        st = tt__scratch_write_owned(ctx, queue, dst[i], owned[i], bytes[i], wait ? num_wait : 0,
+                                     wait ? wait_list : NULL, chain ? &w[nw] : NULL);
+        nw += st == TT_SUCCESS && (chain || nw == 0); /* in order only the first counts */
+    }
+    if (chain && nw && st == TT_SUCCESS) {
+        cl_int err = clEnqueueMarkerWithWaitList(queue, nw, w, after);
+        if (err != CL_SUCCESS)
+            st = tt__fail(ctx, (tt_status)err, "marker after the uploads: %s",
+                          tt_status_name(err));
+    }
+    if (chain)
+        for (cl_uint i = 0; i < nw; i++)
+            clReleaseEvent(w[i]);
+    return st;
 }
 
 void tt__scratch_destroy(tt_context *ctx)
