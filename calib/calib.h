@@ -80,17 +80,7 @@ tt_status tc__fail_msg(char *msg, size_t size, tt_status st, const char *fmt, ..
 #endif
     ;
 
-/* ---- SHA-256 (sha256.c, FIPS 180-4) ---------------------------------------------------------- */
-typedef struct tc_sha256 {
-    uint32_t h[8];
-    uint64_t bytes;
-    unsigned char block[64];
-    size_t fill;
-} tc_sha256;
-
-void tc_sha256_init(tc_sha256 *s);
-void tc_sha256_update(tc_sha256 *s, const void *data, size_t len);
-void tc_sha256_final(tc_sha256 *s, unsigned char digest[32]);
+/* ---- SHA-256 digests (sha256.c, on the library's host/sha256.c) ---------------------------- */
 /* Lower-case hex digest of a buffer / of a file's bytes (TT_ERR_IO when it cannot be read). */
 void tc_sha256_hex(const void *data, size_t len, char hex[65]);
 tt_status tc_sha256_file(const char *path, char hex[65]);

@@ -157,3 +157,35 @@ int tt_test_count_files(const char *dir, const char *needle)
         closedir(d);
     return n;
 }
+
+void tt_test_fill_kv(void *k, void *v, size_t n, tt_dtype dt, unsigned *state)
+{
+    for (size_t i = 0; i < n; i++) {
+        const float kv[2] = {tt_test_uniform(state, -2, 2), tt_test_uniform(state, -1, 1)};
+        if (dt == TT_DTYPE_F16) {
+            ((uint16_t *)k)[i] = tt_f32_to_f16(kv[0]);
+            ((uint16_t *)v)[i] = tt_f32_to_f16(kv[1]);
+        } else {
+            ((float *)k)[i] = kv[0];
+            ((float *)v)[i] = kv[1];
+        }
+    }
+}
+
+cl_command_queue tt_test_out_of_order_queue(tt_context *ctx)
+{
+    cl_context cx;
+    cl_device_id dev;
+    tt_context_cl(ctx, &cx, &dev, NULL);
+    cl_command_queue_properties props = 0;
+    clGetDeviceInfo(dev, CL_DEVICE_QUEUE_PROPERTIES, sizeof props, &props, NULL);
+    if (!(props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)) {
+        printf("# skipped: the device has no out-of-order queues\n");
+        return NULL;
+    }
+    cl_int err;
+    cl_command_queue q = clCreateCommandQueue(cx, dev, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE,
+                                              &err);
+    ck_assert_int_eq(err, CL_SUCCESS);
+    return q;
+}

@@ -27,6 +27,12 @@ unsigned tt_test_seed(void);
 /* Uniform float in [lo, hi) from a xorshift state. */
 float tt_test_uniform(unsigned *state, float lo, float hi);
 
+/* Fills n elements of K with U(-2, 2) and of V with U(-1, 1), fp32 or fp16 bits by dt, in the
+ * order K[0], V[0], K[1], ... from the state. */
+void tt_test_fill_kv(void *k, void *v, size_t n, tt_dtype dt, unsigned *state);
+/* An out-of-order queue on ctx's device, or NULL (with a TAP comment) when it has none. */
+cl_command_queue tt_test_out_of_order_queue(tt_context *ctx);
+
 /* ---- Files (fault and bad-input suites) ---- */
 /* Creates a fresh directory /tmp/<prefix>-XXXXXX into buf (cap >= 64); fails the test if it
  * cannot. */

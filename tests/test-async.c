@@ -76,16 +76,7 @@ static void make_job(job *j, int batch, int heads, int q_len, int kv_len, tt_dty
     unsigned st = tt_test_seed() * 2654435761u + seed;
     for (size_t i = 0; i < qn; i++)
         j->q[i] = tt_test_uniform(&st, -2, 2);
-    for (size_t i = 0; i < kn; i++) {
-        const float kv[2] = {tt_test_uniform(&st, -2, 2), tt_test_uniform(&st, -1, 1)};
-        if (dt == TT_DTYPE_F16) {
-            ((uint16_t *)j->k)[i] = tt_f32_to_f16(kv[0]);
-            ((uint16_t *)j->v)[i] = tt_f32_to_f16(kv[1]);
-        } else {
-            ((float *)j->k)[i] = kv[0];
-            ((float *)j->v)[i] = kv[1];
-        }
-    }
+    tt_test_fill_kv(j->k, j->v, kn, dt, &st);
 }
 
 static tt_tensor view(cl_mem b, const tt_attn_shape *s, int heads, int rows)
@@ -238,53 +229,35 @@ static void gated_rounds(tt_context *ctx, cl_command_queue queue, const char *wh
            NJOBS);
 }
 
-START_TEST(test_in_order_queue)
+/* On a context of its own: its in-order queue (param_bytes > 0: with the kernel parameter space
+ * cut to that size), or an out-of-order queue where the device has one. */
+static void run_on_fresh_context(int out_of_order, size_t param_bytes, const char *what)
 {
     tt_context *ctx = NULL;
     ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
-    cl_command_queue q;
-    tt_context_cl(ctx, NULL, NULL, &q);
-    gated_rounds(ctx, q, "in-order queue");
+    if (param_bytes)
+        tt__context_limit_param_size(ctx, param_bytes);
+    cl_command_queue q = NULL;
+    if (out_of_order)
+        q = tt_test_out_of_order_queue(ctx);
+    else
+        tt_context_cl(ctx, NULL, NULL, &q);
+    if (q)
+        gated_rounds(ctx, q, what);
+    if (q && out_of_order)
+        clReleaseCommandQueue(q);
     tt_context_destroy(ctx);
 }
+
+START_TEST(test_in_order_queue) { run_on_fresh_context(0, 0, "in-order queue"); }
 END_TEST
 
 /* A device whose parameter space cannot take per-head θ and D̂ by value gets them uploaded with
  * each decode call: the same results, gated or not. */
-START_TEST(test_small_parameter_space)
-{
-    tt_context *ctx = NULL;
-    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
-    tt__context_limit_param_size(ctx, 256);
-    cl_command_queue q;
-    tt_context_cl(ctx, NULL, NULL, &q);
-    gated_rounds(ctx, q, "256-byte parameter space");
-    tt_context_destroy(ctx);
-}
+START_TEST(test_small_parameter_space) { run_on_fresh_context(0, 256, "256-byte parameter space"); }
 END_TEST
 
-START_TEST(test_out_of_order_queue)
-{
-    tt_context *ctx = NULL;
-    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
-    cl_context cx;
-    cl_device_id dev;
-    tt_context_cl(ctx, &cx, &dev, NULL);
-    cl_command_queue_properties props = 0;
-    clGetDeviceInfo(dev, CL_DEVICE_QUEUE_PROPERTIES, sizeof props, &props, NULL);
-    if (!(props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)) {
-        printf("# skipped: the device has no out-of-order queues\n");
-        tt_context_destroy(ctx);
-        return;
-    }
-    cl_int err;
-    cl_command_queue q = clCreateCommandQueue(cx, dev, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE,
-                                              &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    gated_rounds(ctx, q, "out-of-order queue");
-    clReleaseCommandQueue(q);
-    tt_context_destroy(ctx);
-}
+START_TEST(test_out_of_order_queue) { run_on_fresh_context(1, 0, "out-of-order queue"); }
 END_TEST
 
 int main(void)

@@ -52,16 +52,7 @@ static void make_job(job *j, int heads, int q_len, int kv_len, tt_dtype dt, tt_m
     unsigned st = seed;
     for (size_t i = 0; i < qn; i++)
         j->q[i] = tt_test_uniform(&st, -2, 2);
-    for (size_t i = 0; i < kn; i++) {
-        float kv[2] = {tt_test_uniform(&st, -2, 2), tt_test_uniform(&st, -1, 1)};
-        if (dt == TT_DTYPE_F16) {
-            ((uint16_t *)j->k)[i] = tt_f32_to_f16(kv[0]);
-            ((uint16_t *)j->v)[i] = tt_f32_to_f16(kv[1]);
-        } else {
-            ((float *)j->k)[i] = kv[0];
-            ((float *)j->v)[i] = kv[1];
-        }
-    }
+    tt_test_fill_kv(j->k, j->v, kn, dt, &st);
 }
 
 /* Runs job j on (ctx, queue) with buffers of its own; O and stats come back in o and s. */
@@ -240,24 +231,14 @@ START_TEST(test_out_of_order_queue)
 {
     tt_context *ctx = NULL;
     ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
-    cl_context cx;
-    cl_device_id dev;
-    tt_context_cl(ctx, &cx, &dev, NULL);
-    cl_command_queue_properties props = 0;
-    clGetDeviceInfo(dev, CL_DEVICE_QUEUE_PROPERTIES, sizeof props, &props, NULL);
-    if (!(props & CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE)) {
-        printf("# skipped: the device has no out-of-order queues\n");
-        tt_context_destroy(ctx);
-        return;
-    }
     worker w[1];
     memset(w, 0, sizeof w);
-    cl_int err;
     w[0].ctx = ctx;
-    w[0].queue = clCreateCommandQueue(cx, dev, CL_QUEUE_OUT_OF_ORDER_EXEC_MODE_ENABLE, &err);
-    ck_assert_int_eq(err, CL_SUCCESS);
-    run_threads(w, 1);
-    clReleaseCommandQueue(w[0].queue);
+    w[0].queue = tt_test_out_of_order_queue(ctx);
+    if (w[0].queue) {
+        run_threads(w, 1);
+        clReleaseCommandQueue(w[0].queue);
+    }
     tt_context_destroy(ctx);
 }
 END_TEST
