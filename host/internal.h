@@ -35,7 +35,7 @@ void tt__clear_error(const tt_context *ctx);
     } while (0)
 
 /* A pool of reusable scratch buffers for one command queue (scratch.c). */
-#define TT_SCRATCH_SLOTS 17 /* buffers one call may take: decode 0-11, prefill 12-16 */
+#define TT_SCRATCH_SLOTS 19 /* buffers one call may take: decode 0-11, prefill 12-18 */
 #define TT_SCRATCH_QUEUES 4 /* queues per context with a pool; more fall back to per-call buffers */
 
 typedef struct tt__scratch {

@@ -1,8 +1,9 @@
 /* prefill.c — host side of kernels/prefill/prefill.cl (GPUs) and prefill_rows.cl (CPUs): the
- * prefill path for chunks of two or more query rows in dense and Top-θ modes (top-k keeps the
- * generic path: its cut needs a selection over the whole row). Chains the running-V-mean scan
- * (VMC), the row-statistics pass (exact post-softmax and max-relative cuts) and the attention
- * pass with events. TT_PF_DEFS is appended to the kernel build options (experiments). */
+ * prefill path for chunks of two or more query rows in dense and Top-θ modes, and top-k on the
+ * row kernel (elsewhere top-k keeps the generic path: its cut needs a selection over the whole
+ * row). Chains the running-V-mean scan (VMC), the row-statistics pass (exact post-softmax and
+ * max-relative cuts) or top-k's k-th largest pass, and the attention pass. TT_PF_DEFS is
+ * appended to the kernel build options (experiments). */
 #include "prefill.h"
 #include "scratch.h"
 #include "thresholds.h"
@@ -57,6 +58,8 @@ static int pf_kernel(const tt_context *ctx, const tt_attn_shape *s, const tt_att
     int want_rows = e && *e ? *e == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     if (!want_rows && !tiled_ok && onepass)
         want_rows = 1;
+    if (p->mode == TT_MODE_TOPK && !want_rows)
+        return PF_NONE;
     if (want_rows)
         return rows_ok ? PF_ROWS : PF_NONE;
     return tiled_ok ? PF_TILED : PF_NONE;
@@ -68,7 +71,7 @@ int tt__prefill_eligible(const tt_context *ctx, const tt_attn_shape *s, const tt
     if (e && *e == '1')
         return 0;
     const int group = s->n_heads / s->n_kv_heads;
-    if (!(s->q_len >= 2 && p->mode != TT_MODE_TOPK && s->head_dim % 4 == 0 && group <= 32))
+    if (!(s->q_len >= 2 && s->head_dim % 4 == 0 && group <= 32))
         return 0;
     return pf_kernel(ctx, s, p) != PF_NONE;
 }
@@ -111,6 +114,7 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                         p->post_variant == TT_POST_ONEPASS;
     const int two_pass = theta_rows && !onepass && p->placement != TT_PLACE_PRE;
     const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
+    const int topk_rows = p->mode == TT_MODE_TOPK && k_eff > 0 && KL > k_eff;
     /* P·V on the 4-row register tile (PF_PV2 in prefill.cl): H200 8K dense 38.3 → 32.7 ms, Top-θ
      * 33.3 → 31.2; PoCL 1K dense 780-900 → 451-601 ms, Top-θ unchanged within the noise (four
      * runs each: 458-545 vs 474-605 ms). TT_PF_PV2=0 keeps the one-row mapping (experiments). */
@@ -145,12 +149,15 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                     pf_mma_local_bytes(D, group, 0) <= ctx->info.local_mem_size &&
                     tt__tensor_mma(ctx);
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
+    /* top-k's k-th largest pass scores a group's heads together (one fp16 conversion of each K
+     * tile) while their queries fit in registers as tt_pf_rows' rows do */
+    const int kth_hb = group * D <= 2048 ? group : 1;
     char opts[512];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d -DPF_MMA=%d "
-             "-DPF_MMA_LOCAL=%d %.300s",
+             "-DPF_MMA_LOCAL=%d -DKTH_HB=%d %.300s",
              D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
-             mma_local, defs ? defs : "");
+             mma_local, kth_hb, defs ? defs : "");
     const char *tiled[] = {"prefill.cl", "vmean.cl"}, *by_rows[] = {"rows.cl", "prefill_rows.cl",
                                                                  "vmean.cl"};
     const char *tiled_mma[] = {mma ? "mma.cl" : "mma_local.cl", "prefill.cl", "vmean.cl"};
@@ -171,13 +178,20 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     sbytes[PF_SLOT + 1] = sbytes[PF_SLOT + 2] = (size_t)H * QL * 4;
     sbytes[PF_SLOT + 3] = two_pass ? (size_t)B * H * QL * 8 : 0;
     sbytes[PF_SLOT + 4] = use_vmc ? (size_t)B * G * QL * D * 4 : 0;
+    sbytes[PF_SLOT + 5] = topk_rows ? (size_t)B * H * QL * 4 : 0;
+    /* top-k's k-th largest pass: a row of kv_len scores per work-item, at most ~64 MB of them */
+    const size_t row_bytes = (size_t)B * G * kth_hb * KL * 4;
+    size_t n_slots = ((size_t)64 << 20) / (row_bytes ? row_bytes : 1);
+    n_slots = n_slots < 1 ? 1 : n_slots > (size_t)QL ? (size_t)QL : n_slots;
+    sbytes[PF_SLOT + 6] = topk_rows ? n_slots * row_bytes : 0;
     tt__scratch_set scr;
     memset(&scr, 0, sizeof scr);
     if (st == TT_SUCCESS)
         st = tt__scratch_acquire(ctx, queue, sbytes, TT_SCRATCH_SLOTS, &scr);
     const cl_mem lay = scr.mem[PF_SLOT], thetas = scr.mem[PF_SLOT + 1];
     const cl_mem dhats = scr.mem[PF_SLOT + 2], rowstat = scr.mem[PF_SLOT + 3];
-    const cl_mem vmean = scr.mem[PF_SLOT + 4];
+    const cl_mem vmean = scr.mem[PF_SLOT + 4], kth = scr.mem[PF_SLOT + 5];
+    const cl_mem kth_scores = scr.mem[PF_SLOT + 6];
     /* In an in-order queue commands follow each other: the caller's wait list goes to the first
      * one and nothing else waits on events (explicit waits cost ~40 us each on the H200, see
      * decode.c). Out of order, every kernel waits for what it reads. */
@@ -200,8 +214,8 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     free(dh);
     const cl_uint first_nw = uploaded ? 1 : 0;
     const cl_event *first_wl = uploaded ? &uploaded : NULL;
-    cl_kernel ka = NULL, kv = NULL;
-    cl_event ev[3];
+    cl_kernel ka = NULL, kv = NULL, kk = NULL;
+    cl_event ev[4];
     int n_ev = 0;
     const size_t nqt = (size_t)(QL + bq_of(group) - 1) / bq_of(group), bg = (size_t)B * G;
     /* the running V means (CPUs: a work-item per KV head over whole rows, tt_vmean_rows) */
@@ -215,15 +229,29 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                           rows ? 1 : PF_NT, first_nw, first_wl, &ev[n_ev])))
             n_ev++;
     }
+    const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
+    /* top-k: each row's k-th largest score, which pass 1 reads in place of θ */
+    if (st == TT_SUCCESS && topk_rows &&
+        !(st = tt__create_kernel(ctx, prog, "tt_pf_rows_kth", &kk))) {
+        const int ns = (int)n_slots;
+        const void *val[] = {&q->buf, &k->buf, &lay, &H, &QL, &KL, &scale, &k_eff, &ns,
+                             &kth_scores, &kth};
+        const size_t sz[] = {M_, M_, M_, I_, I_, I_, F_, I_, I_, M_, M_};
+        const size_t gx = (n_slots + PF_LQ - 1) / PF_LQ * PF_LQ;
+        if (!(st = set_all(ctx, kk, 11, sz, val)) &&
+            !(st = launch(ctx, queue, kk, gx, bg, PF_LQ, n_ev ? (cl_uint)chain : first_nw,
+                          n_ev ? (chain ? &ev[n_ev - 1] : NULL) : first_wl, &ev[n_ev])))
+            n_ev++;
+    }
     if (st == TT_SUCCESS)
         st = tt__create_kernel(ctx, prog, rows ? "tt_pf_rows" : "tt_pf_attn", &ka);
-    const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
     const int mode = (int)p->mode, place = (int)p->placement, sdc = (int)p->sdc;
     const int vmc = use_vmc;
     const float lambda = p->sdc_lambda;
     for (int pass = two_pass ? 0 : 1; pass <= 1 && st == TT_SUCCESS; pass++) {
         const void *val[] = {&q->buf, &k->buf, &v->buf, &lay, &H, &QL, &KL, &scale, &pass, &mode,
-                             &place, &sdc, &lambda, &vmc, &k_eff, &onepass, &thetas, &dhats,
+                             &place, &sdc, &lambda, &vmc, &k_eff, &onepass,
+                             topk_rows ? &kth : &thetas, &dhats,
                              &rowstat, &vmean, &o->buf, &stats, &B};
         const size_t sz[] = {M_, M_, M_, M_, I_, I_, I_, F_, I_, I_, I_, I_, F_, I_, I_, I_,
                              M_, M_, M_, M_, M_, M_, I_};
@@ -246,6 +274,8 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
         clReleaseKernel(ka);
     if (kv)
         clReleaseKernel(kv);
+    if (kk)
+        clReleaseKernel(kk);
     if (uploaded)
         clReleaseEvent(uploaded);
     tt__scratch_release(ctx, &scr);

@@ -16,7 +16,9 @@ tt_status tt__row_thresholds(tt_context *ctx, const tt_attn_shape *s, const tt_a
         *theta = *dhat = NULL;
         return tt__fail(ctx, TT_OUT_OF_HOST_MEMORY, "attention: out of memory");
     }
-    if (!p->table || p->mode == TT_MODE_DENSE)
+    /* top-k reads only D̂ (offline SDC) from a table, as the reference does */
+    if (!p->table || p->mode == TT_MODE_DENSE ||
+        (p->mode == TT_MODE_TOPK && p->sdc != TT_SDC_OFFLINE))
         return TT_SUCCESS;
     const int p0 = s->kv_len - s->q_len;
     const int want_dhat = p->sdc == TT_SDC_OFFLINE;

@@ -1,7 +1,8 @@
 /* select.cl — pass 2: one work-group per query row merges the chunk partials into the row's max m
  * and softmax sum Z, then fixes how the row is cut: dense (n <= k or dense mode), a calibrated θ
- * (looked up by the host per head and row length), or for top-k the k-th largest finite score,
- * found by a 4-pass radix select (8-bit digits, local histogram) over the row's scores. */
+ * (looked up by the host per head and row length), or for top-k the k-th largest finite score
+ * (the smallest finite one in a row with fewer), found by a 4-pass radix select (8-bit digits,
+ * local histogram) over the row's scores. */
 inline uint tt_order_key(float f)
 {
     uint u = as_uint(f);
@@ -83,6 +84,13 @@ __kernel void tt_select(__global const float *q, __global const KV_T *k,
             barrier(CLK_LOCAL_MEM_FENCE);
             if (t == 0 && sel[2]) {
                 uint remaining = sel[1], cum = 0u;
+                if (pass == 0) { /* fewer finite scores than k: the smallest of them (all kept;
+                                  * exp-threshold SDC prices the missing ones at it) */
+                    uint total = 0u;
+                    for (int bin = 0; bin < 256; bin++)
+                        total += hist[bin];
+                    remaining = min(remaining, total);
+                }
                 int digit = -1;
                 for (int bin = 255; bin >= 0; bin--) {
                     if (cum + hist[bin] >= remaining) {
@@ -92,7 +100,7 @@ __kernel void tt_select(__global const float *q, __global const KV_T *k,
                     cum += hist[bin];
                 }
                 if (digit < 0) {
-                    sel[2] = 0u; /* fewer than k finite scores: keep them all */
+                    sel[2] = 0u; /* no finite score */
                 } else {
                     sel[0] = prefix | ((uint)digit << shift);
                     sel[1] = remaining - cum;

@@ -5,7 +5,10 @@
  * K and V tile is read (and converted from fp16) once for all the item's rows while it sits in
  * L1, and the next items of the work-group find it in L2.
  * Same arguments, results and statistics as tt_pf_attn (prefill.cl), one-pass post cut included
- * (each row's tiles: sink, then from its diagonal back). Vector helpers: common/rows.cl. */
+ * (each row's tiles: sink, then from its diagonal back). Top-k too, which the tiled kernel lacks:
+ * tt_pf_rows_kth finds each row's k-th largest score first and pass 1 keeps the scores at or
+ * above it (thetas then holds one cut per (sequence, head, position)). Vector helpers:
+ * common/rows.cl. */
 #ifndef LQ
 #define LQ 8 /* work-items per work-group (the host's launch size) */
 #endif
@@ -46,12 +49,17 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
         const int p = r / GROUP, i = i0 + p, h = g * GROUP + r % GROUP;
         const int live = p < np, row = (b * n_heads + h) * q_len + i;
         rn[r] = live ? p0 + i + 1 : 0; /* causal row length; <= 0: an empty row */
-        kind[r] = (mode != MODE_THETA || rn[r] <= k_eff || k_eff <= 0) ? 0 : 1;
+        /* 0 dense, 1 Top-θ, 2 top-k */
+        kind[r] = (mode == MODE_DENSE || rn[r] <= k_eff || k_eff <= 0) ? 0
+                  : mode == MODE_TOPK                                 ? 2
+                                                                      : 1;
         for (int c = 0; c < NV; c++)
             acc[r][c] = (VT)(0.0f);
         m[r] = fixst && live ? rowstat[2 * row] : -INFINITY;
         zf[r] = fixst && live ? rowstat[2 * row + 1] : 1.0f;
-        th[r] = live && kind[r] == 1 ? thetas[h * q_len + i] : 0.0f;
+        th[r] = !live || kind[r] == 0 ? 0.0f
+                : kind[r] == 1      ? thetas[h * q_len + i]
+                                    : thetas[row];
         ds[r] = dm[r] = 0.0f;
         cnt[r] = 0u;
     }
@@ -110,6 +118,8 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
             for (int hf = 0; hf < 2; hf++) {
                 if (kind[r] == 0 || pass == 0)
                     kp[hf] = fin[hf];
+                else if (kind[r] == 2) /* ties with the k-th largest are all kept */
+                    kp[hf] = fin[hf] & (sv[hf] >= (float16)(th[r]));
                 else if (placement == PLACE_PRE)
                     kp[hf] = fin[hf] & (sv[hf] > (float16)(th[r]));
                 else if (placement == PLACE_REL)
@@ -167,7 +177,7 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
         float denom;
         if (kind[r] == 0) {
             denom = ds[r];
-        } else if (placement == PLACE_POST) {
+        } else if (kind[r] == 1 && placement == PLACE_POST) {
             denom = ds[r] + dm[r];
         } else {
             float miss = 0.0f;
@@ -175,7 +185,7 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
                 miss = dm[r];
             else if (sdc == SDC_EXPTH)
                 miss = (float)(rn[r] - (int)cnt[r]) *
-                       exp((placement == PLACE_REL ? m[r] + th[r] : th[r]) - m[r]);
+                       exp((kind[r] == 1 && placement == PLACE_REL ? m[r] + th[r] : th[r]) - m[r]);
             else if (sdc == SDC_OFFLINE)
                 miss = dhats[h * q_len + i];
             denom = ds[r] + lambda * miss;
@@ -197,4 +207,109 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
         for (int p = 0; p < np; p++)
             stats[(size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len + i0 + p] =
                 uni_n[p];
+}
+
+/* Order-preserving uint of a finite float: a > b exactly when key(a) > key(b) (-0 below +0). */
+inline uint pr_order_key(float f)
+{
+    const uint u = as_uint(f);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+inline float pr_order_val(uint key)
+{
+    return as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
+}
+
+#ifndef KTH_HB
+#define KTH_HB 1 /* heads of a group whose scores tt_pf_rows_kth computes together (the host's) */
+#endif
+#define KTH_CONV (KV_F16 && KTH_HB > 1)
+
+/* Top-k's cut: the k-th largest finite score of each row into kth[(b·n_heads + h)·q_len + i].
+ * Work-item (slot, b·n_kv + g) takes positions i = slot, slot + n_slots, ... (causal rows of all
+ * lengths, so the items' work evens out), KTH_HB heads of the group at a time: their rows'
+ * scores, computed exactly as tt_pf_rows computes them (same helper and order: bit-identical, so
+ * pass 1's `>=` keeps the k largest and every tie), go once into the item's stretch of keys
+ * (KTH_HB × kv_len) as order keys, 0 for a non-finite score (absent; no finite float has key 0);
+ * then per row a radix select, 8 bits a pass, each pass over the keys still in the chosen bin,
+ * moved to the front. A row with fewer finite scores gets its smallest finite one (all kept,
+ * and exp-threshold SDC prices the rest at it, as the reference does); a row with none,
+ * -INFINITY. Rows of n <= k are dense: not written. */
+__kernel __attribute__((reqd_work_group_size(LQ, 1, 1)))
+void tt_pf_rows_kth(__global const float *q, __global const KV_T *k, __constant uint *lay,
+                    int n_heads, int q_len, int kv_len, float scale, int k_eff, int n_slots,
+                    __global uint *keys, __global float *kth)
+{
+    const int slot = get_global_id(0), bg = get_global_id(1);
+    if (slot >= n_slots)
+        return;
+    const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv, p0 = kv_len - q_len;
+    __global uint *mine = keys + ((size_t)bg * n_slots + slot) * KTH_HB * kv_len;
+    float s[RW_BK], kf[KTH_CONV ? RW_BK * D : 1];
+    uint kb[RW_BK], hist[256];
+    for (int i = slot; i < q_len; i += n_slots) {
+        const int n = p0 + i + 1;
+        if (n <= k_eff)
+            continue;
+        for (int h0 = g * GROUP; h0 < (g + 1) * GROUP; h0 += KTH_HB) {
+            VT qv[KTH_HB][NV];
+            for (int hh = 0; hh < KTH_HB; hh++)
+                for (int c = 0; c < NV; c++)
+                    qv[hh][c] = VLOAD(c, q + ADDR(lay, LAY_Q, b, h0 + hh, i));
+            for (int j0 = 0; j0 < n; j0 += RW_BK) {
+                for (int x = 0; x < RW_BK; x++)
+                    kb[x] = ADDR(lay, LAY_K, b, g, min(j0 + x, n - 1));
+                if (KTH_CONV)
+                    rw_rows_to_f32(k, kb, RW_BK, kf);
+                for (int hh = 0; hh < KTH_HB; hh++) {
+                    rw_scores(qv[hh], KTH_CONV, kf, k, kb, scale, s);
+                    for (int x = 0; x < RW_BK && j0 + x < n; x++)
+                        mine[hh * kv_len + j0 + x] = isfinite(s[x]) ? pr_order_key(s[x]) : 0u;
+                }
+            }
+            for (int hh = 0; hh < KTH_HB; hh++) {
+                __global uint *row = mine + hh * kv_len;
+                uint prefix = 0u, want = (uint)k_eff;
+                int c = n, none = 0; /* candidates: row[0 .. c) */
+                for (int pass = 0; pass < 4 && !none; pass++) {
+                    const int shift = 24 - 8 * pass;
+                    for (int x = 0; x < 256; x++)
+                        hist[x] = 0u;
+                    for (int j = 0; j < c; j++) {
+                        const uint key = row[j];
+                        if (key != 0u)
+                            hist[(key >> shift) & 255u]++;
+                    }
+                    if (pass == 0) { /* fewer finite scores than k: select the smallest */
+                        uint total = 0u;
+                        for (int x = 0; x < 256; x++)
+                            total += hist[x];
+                        none = total == 0u;
+                        want = min(want, total);
+                    }
+                    uint cum = 0u;
+                    int digit = 0;
+                    for (int bin = 255; bin >= 0 && !none; bin--) {
+                        if (cum + hist[bin] >= want) {
+                            digit = bin;
+                            break;
+                        }
+                        cum += hist[bin];
+                    }
+                    prefix |= (uint)digit << shift;
+                    want -= cum;
+                    int kept = 0; /* the bin's keys to the front (0 stays out: absent) */
+                    for (int j = 0; j < c && pass < 3; j++) {
+                        const uint key = row[j];
+                        if (key != 0u && ((key >> shift) & 255u) == (uint)digit)
+                            row[kept++] = key;
+                    }
+                    c = kept;
+                }
+                kth[(b * n_heads + h0 + hh) * q_len + i] =
+                    none ? -INFINITY : pr_order_val(prefix);
+            }
+        }
+    }
 }

@@ -12,10 +12,9 @@ usage: tools/bench/perf-table.sh [--small | --cpu] [--build DIR] [--out PREFIX] 
                                  [--reps R] [--only decode|prefill] [-- extra bench options]
   full:    decode n in 1K 4K 16K 32K 128K x batch 1, 8; prefill n in 1K 4K 8K; 10 reps
   --small: decode n in 1K 4K 16K 32K (batch 8 only below 32K), 3 reps, 1 warm-up; prefill n 1K,
-           1 rep, top-k there only at keep 0.1 (PoCL's top-k prefill takes ~40 s a call)
+           1 rep, top-k there only at keep 0.1
   --cpu:   the full lengths and batches; decode 3 reps, 3 warm-ups; prefill 1 rep, 1 warm-up,
-           CLBlast and top-k prefill only at 1K (at 8K they would take ~1 and ~10 minutes a call
-           on PoCL)
+           CLBlast prefill only at 1K (at 8K it would take about a minute a call on PoCL)
 writes PREFIX.jsonl (results), PREFIX.log (progress) and PREFIX.md (tables); PREFIX defaults to
 perf-<host>-<date>. Extra options (e.g. --placement post --vmc) go to every bench call.
 EOF
@@ -103,9 +102,17 @@ if [ "$only" != decode ]; then
         if [ "$small" = 1 ] || [ "$cpu" = 1 ]; then
             # shellcheck disable=SC2086
             bench --op prefill --len "$n" --mode theta --keep $keeps $prefill_timing "$@"
-            [ "$n" -gt 1024 ] && continue # CPU baselines beyond 1K: minutes a call
-            # shellcheck disable=SC2086
-            bench --op prefill --len "$n" --mode topk --compare --keep 0.1 $prefill_timing "$@"
+            if [ "$small" = 1 ]; then
+                # shellcheck disable=SC2086
+                bench --op prefill --len "$n" --mode topk --compare --keep 0.1 $prefill_timing "$@"
+            elif [ "$n" -gt 1024 ]; then # CLBlast beyond 1K: a minute a call on PoCL
+                # shellcheck disable=SC2086
+                bench --op prefill --len "$n" --mode topk --keep $keeps $prefill_timing "$@"
+            else
+                # shellcheck disable=SC2086
+                bench --op prefill --len "$n" --mode topk --compare --keep $keeps \
+                    $prefill_timing "$@"
+            fi
         else
             # shellcheck disable=SC2086
             bench --op prefill --len "$n" --mode theta --compare --keep $keeps $prefill_timing "$@"

@@ -1,0 +1,106 @@
+/* test-topk.c — top-k's edge cases on every path that runs it, against the CPU reference: exact
+ * ties at the k-th largest score (all kept), rows with fewer finite scores than k (all finite
+ * ones kept; exp-threshold SDC prices the missing ones at the smallest kept score) and rows with
+ * none. Prefill (the row kernel on CPUs, the generic path elsewhere or with TT_PF_ROWS=0) and
+ * decode, fp32 and fp16 KV. */
+#include "support.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define H 4
+#define G 2
+#define D 16
+#define N 90
+#define K 12
+
+/* Loop index: bit 0 q_len (prefill 61 rows or decode), bit 1 fp16 KV, bit 2 generic prefill. */
+static void check_case(int idx)
+{
+    const int ql = idx & 1 ? 1 : 61, f16 = (idx >> 1) & 1, generic = (idx >> 2) & 1;
+    if (generic && ql == 1)
+        return; /* decode has one path */
+    const tt_attn_shape sh = {1, H, G, D, ql, N, f16 ? TT_DTYPE_F16 : TT_DTYPE_F32};
+    unsigned rng = tt_test_seed() * 2654435761u + (unsigned)idx;
+    float *q = malloc(sizeof(float) * H * ql * D), *o = malloc(sizeof(float) * H * ql * D);
+    float *o_ref = malloc(sizeof(float) * H * ql * D);
+    float *k = malloc(sizeof(float) * G * N * D), *v = malloc(sizeof(float) * G * N * D);
+    uint16_t *kh = malloc(2u * G * N * D), *vh = malloc(2u * G * N * D);
+    const size_t nst = tt_stats_size(&sh) / 4;
+    uint32_t *st = malloc(nst * 4), *st_ref = malloc(nst * 4);
+    ck_assert(q && o && o_ref && k && v && kh && vh && st && st_ref);
+    for (int i = 0; i < H * ql * D; i++)
+        q[i] = tt_test_uniform(&rng, -1, 1);
+    for (int i = 0; i < G * N * D; i++)
+        k[i] = tt_test_uniform(&rng, -1, 1), v[i] = tt_test_uniform(&rng, -1, 1);
+    /* KV head 0: keys 0..7 are one key A and keys 8..17 one key B, scoring above the random
+     * keys (queries of heads 0 and 1 lean on dimension 1): the top k = 12 of a long row are the
+     * 8 A's and 4 of the B's, so the k-th largest is tied ten times and 18 are kept */
+    for (int h = 0; h < 2; h++)
+        for (int i = 0; i < ql; i++)
+            q[(h * ql + i) * D + 1] = 0.5f + tt_test_uniform(&rng, 0, 1);
+    for (int j = 0; j < 18; j++)
+        for (int e = 0; e < D; e++)
+            k[j * D + e] = e == 1 ? (j < 8 ? 16.0f : 10.0f) : 0.0f;
+    /* KV head 1: only keys 40..44 finite, the rest -Inf scores (the first dimension -Inf against
+     * queries whose first element is positive); so every row of it has at most 5 < k finite
+     * scores, and rows of n <= 40 none */
+    for (int h = 2; h < 4; h++)
+        for (int i = 0; i < ql; i++)
+            q[(h * ql + i) * D] = 0.5f + tt_test_uniform(&rng, 0, 1);
+    for (int j = 0; j < N; j++)
+        if (j < 40 || j > 44)
+            k[(N + j) * D] = -INFINITY;
+    for (int i = 0; f16 && i < G * N * D; i++)
+        kh[i] = tt_f32_to_f16(k[i]), vh[i] = tt_f32_to_f16(v[i]);
+    const void *kk = f16 ? (const void *)kh : k, *vv = f16 ? (const void *)vh : v;
+    tt_attn_params p;
+    tt_attn_params_init(&p);
+    p.mode = TT_MODE_TOPK, p.k = K, p.sdc = TT_SDC_EXP_THRESHOLD, p.vmc = 1;
+    tt_context *ctx = NULL;
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+    if (generic)
+        setenv("TT_PF_ROWS", "0", 1);
+    tt_status s = tt_attention_host(ctx, &sh, &p, q, kk, vv, o, NULL, st);
+    unsetenv("TT_PF_ROWS");
+    ck_assert_msg(s == TT_SUCCESS, "%s: %s", tt_status_name(s), tt_last_error(ctx));
+    ck_assert_int_eq(tt_reference_attention(&sh, &p, q, kk, vv, o_ref, st_ref), TT_SUCCESS);
+    const char *what = ql == 1 ? "decode" : generic ? "prefill, generic path" : "prefill";
+    for (int r = 0; r < H * ql; r++) {
+        ck_assert_msg(st[r] == st_ref[r], "%s%s: row %d (head %d) kept %u, reference %u", what,
+                      f16 ? " f16" : "", r, r / ql, st[r], st_ref[r]);
+        for (int e = 0; e < D; e++) {
+            const float a = o[r * D + e], b = o_ref[r * D + e];
+            ck_assert_msg((isnan(a) && isnan(b)) || fabsf(a - b) <= 2e-4f + 2e-3f * fabsf(b),
+                          "%s%s: row %d (head %d) dim %d: %g, reference %g", what,
+                          f16 ? " f16" : "", r, r / ql, e, a, b);
+        }
+    }
+    /* the case has what it is for: ties kept beyond k, short rows kept whole, empty rows */
+    int ties = 0, shorts = 0, empties = 0;
+    for (int r = 0; r < H * ql; r++) {
+        const int n = N - ql + r % ql + 1, head = r / ql;
+        ties += head < 2 && n > K && st_ref[r] > K;
+        shorts += head >= 2 && n > 40 && st_ref[r] > 0 && st_ref[r] < K;
+        empties += head >= 2 && n <= 40;
+    }
+    ck_assert_msg(ties > 0 && shorts > 0 && (ql == 1 || empties > 0),
+                  "%s: %d tied, %d short, %d empty rows", what, ties, shorts, empties);
+    tt_context_destroy(ctx);
+    free(q), free(o), free(o_ref), free(k), free(v), free(kh), free(vh), free(st), free(st_ref);
+}
+
+START_TEST(test_topk_edges) { check_case(_i); }
+END_TEST
+
+int main(void)
+{
+    if (!tt_test_have_device())
+        return tt_test_skip("no OpenCL device");
+    Suite *s = suite_create("topk");
+    TCase *tc = tcase_create("topk");
+    tcase_set_timeout(tc, 120);
+    tcase_add_loop_test(tc, test_topk_edges, 0, 8);
+    suite_add_tcase(s, tc);
+    return tt_test_run(s);
+}
