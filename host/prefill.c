@@ -137,17 +137,22 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     if (onepass || pq < 1)
         pq = 1;
     /* Q·Kᵀ on tensor cores in the tiled kernel (PF_MMA, prefill.cl) where the device runs PTX's
-     * mma.m16n8k16 (mma.c's probe) on fp16 K whose rows start on 16-byte boundaries. Opt-in
-     * (TT_PF_MMA=1) until timed on a GPU. TT_PF_MMA_LOCAL=1 emulates the multiply-add through
-     * local memory, so that CI checks the fragment bookkeeping on any device. */
+     * mma.m16n8k16 (mma.c's probe) on fp16 K whose rows start on 16-byte boundaries, and with
+     * it P·V by warps (PF_PVW). H100, 8K keep 0.1, one call (docs/PERFORMANCE.md, 2026-12-05,
+     * fourth): dense / Top-θ 33.6 / 31.6 ms without either, 24.5 / 22.5 with PF_MMA, 36.4 / 32.6
+     * with PF_PVW alone, 21.5 / 18.0 with both. TT_PF_MMA=0 and TT_PF_PVW=0 turn them off.
+     * TT_PF_MMA_LOCAL=1 emulates the multiply-add through local memory (PF_PVW follows it), so
+     * that CI checks the fragment bookkeeping and the warp P·V on any device. */
     const char *epm = getenv("TT_PF_MMA"), *epl = getenv("TT_PF_MMA_LOCAL");
+    const char *epw = getenv("TT_PF_PVW");
     const int mma_fits = !rows && s->kv_dtype == TT_DTYPE_F16 && D % 16 == 0 &&
                          tt__plan_kv_aligned(plan, 8);
     const int mma_local = mma_fits && epl && *epl == '1' &&
                           pf_mma_local_bytes(D, group, 1) <= ctx->info.local_mem_size;
-    const int mma = mma_fits && !mma_local && epm && *epm == '1' &&
+    const int mma = mma_fits && !mma_local && !(epm && *epm == '0') &&
                     pf_mma_local_bytes(D, group, 0) <= ctx->info.local_mem_size &&
                     tt__tensor_mma(ctx);
+    const int pvw = epw && *epw ? *epw == '1' : mma || mma_local;
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     /* top-k's k-th largest pass scores a group's heads together (one fp16 conversion of each K
      * tile) while their queries fit in registers as tt_pf_rows' rows do */
@@ -155,9 +160,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     char opts[512];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d -DPF_MMA=%d "
-             "-DPF_MMA_LOCAL=%d -DKTH_HB=%d %.300s",
+             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DKTH_HB=%d %.300s",
              D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
-             mma_local, kth_hb, defs ? defs : "");
+             mma_local, pvw, kth_hb, defs ? defs : "");
     const char *tiled[] = {"prefill.cl", "vmean.cl"}, *by_rows[] = {"rows.cl", "prefill_rows.cl",
                                                                  "vmean.cl"};
     const char *tiled_mma[] = {mma ? "mma.cl" : "mma_local.cl", "prefill.cl", "vmean.cl"};
