@@ -20,6 +20,7 @@
 #include "mma.cl.h"
 #include "decode_rows.cl.h"
 #include "prefill.cl.h"
+#include "prefill_kth.cl.h"
 #include "prefill_rows.cl.h"
 
 typedef struct {
@@ -47,6 +48,8 @@ static const embedded table[] = {
     {"decode_rows.cl", "decode/decode_rows.cl", tt_kernel_decode_rows_cl,
      sizeof tt_kernel_decode_rows_cl - 1},
     {"prefill.cl", "prefill/prefill.cl", tt_kernel_prefill_cl, sizeof tt_kernel_prefill_cl - 1},
+    {"prefill_kth.cl", "prefill/prefill_kth.cl", tt_kernel_prefill_kth_cl,
+     sizeof tt_kernel_prefill_kth_cl - 1},
     {"prefill_rows.cl", "prefill/prefill_rows.cl", tt_kernel_prefill_rows_cl,
      sizeof tt_kernel_prefill_rows_cl - 1},
 };

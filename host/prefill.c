@@ -1,9 +1,8 @@
-/* prefill.c — host side of kernels/prefill/prefill.cl (GPUs) and prefill_rows.cl (CPUs): the
- * prefill path for chunks of two or more query rows in dense and Top-θ modes, and top-k on the
- * row kernel (elsewhere top-k keeps the generic path: its cut needs a selection over the whole
- * row). Chains the running-V-mean scan (VMC), the row-statistics pass (exact post-softmax and
- * max-relative cuts) or top-k's k-th largest pass, and the attention pass. TT_PF_DEFS is
- * appended to the kernel build options (experiments). */
+/* prefill.c — host side of kernels/prefill/prefill.cl, prefill_kth.cl (GPUs) and
+ * prefill_rows.cl (CPUs): the prefill path for chunks of two or more query rows in dense, Top-θ
+ * and top-k modes. Chains the running-V-mean scan (VMC), the row-statistics pass (exact
+ * post-softmax and max-relative cuts) or top-k's k-th largest passes, and the attention pass.
+ * TT_PF_DEFS is appended to the kernel build options (experiments). */
 #include "prefill.h"
 #include "scratch.h"
 #include "thresholds.h"
@@ -21,13 +20,13 @@ static int bq_of(int group) { return group >= 32 ? 1 : 32 / group; }
 
 /* Local memory of tt_pf_attn: Q and K/V tiles at a float4 pitch of d + 4 for 32 score rows, the
  * weights (key-major at a pitch of 36, the larger of the two layouts), per-thread partial
- * maxima / sums / kept bits, and per-row scalars. */
+ * maxima / sums / kept bits, per-row scalars and kept masks, two flags and two tile masks. */
 static size_t pf_local_bytes(int d, int group)
 {
     (void)group;
     const size_t sr = 32;
-    return 4u * (sr * (d + 4) + PF_BK * (size_t)(d + 4) + PF_BK * 36 + 3 * sr * 8 + 4 * sr +
-                 2);
+    return 4u * (sr * (d + 4) + PF_BK * (size_t)(d + 4) + PF_BK * 36 + 3 * sr * 8 + 5 * sr +
+                 4);
 }
 
 /* The same with Q·Kᵀ on tensor cores (PF_MMA): Q's fp16 hi and lo halves at a pitch of d / 2 + 4
@@ -58,8 +57,6 @@ static int pf_kernel(const tt_context *ctx, const tt_attn_shape *s, const tt_att
     int want_rows = e && *e ? *e == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     if (!want_rows && !tiled_ok && onepass)
         want_rows = 1;
-    if (p->mode == TT_MODE_TOPK && !want_rows)
-        return PF_NONE;
     if (want_rows)
         return rows_ok ? PF_ROWS : PF_NONE;
     return tiled_ok ? PF_TILED : PF_NONE;
@@ -87,11 +84,12 @@ static tt_status set_all(tt_context *ctx, cl_kernel kern, int n, const size_t *s
     return TT_SUCCESS;
 }
 
-static tt_status launch(tt_context *ctx, cl_command_queue queue, cl_kernel kern, size_t gx,
-                        size_t gy, size_t wg, cl_uint nw, const cl_event *wl, cl_event *ev)
+static tt_status launch(tt_context *ctx, cl_command_queue queue, cl_kernel kern, size_t ox,
+                        size_t gx, size_t gy, size_t wg, cl_uint nw, const cl_event *wl,
+                        cl_event *ev)
 {
-    size_t g[2] = {gx, gy}, l[2] = {wg, 1};
-    cl_int err = clEnqueueNDRangeKernel(queue, kern, 2, NULL, g, l, nw, wl, ev);
+    size_t o[2] = {ox, 0}, g[2] = {gx, gy}, l[2] = {wg, 1};
+    cl_int err = clEnqueueNDRangeKernel(queue, kern, 2, ox ? o : NULL, g, l, nw, wl, ev);
     TT_RETURN_IF(ctx, err != CL_SUCCESS, (tt_status)err, "prefill: enqueue: %s",
                  tt_status_name(err));
     return TT_SUCCESS;
@@ -115,6 +113,7 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     const int two_pass = theta_rows && !onepass && p->placement != TT_PLACE_PRE;
     const int use_vmc = p->vmc && p->mode != TT_MODE_DENSE;
     const int topk_rows = p->mode == TT_MODE_TOPK && k_eff > 0 && KL > k_eff;
+    const size_t nqt = (size_t)(QL + bq_of(group) - 1) / bq_of(group), bg = (size_t)B * G;
     /* P·V on the 4-row register tile (PF_PV2 in prefill.cl): H200 8K dense 38.3 → 32.7 ms, Top-θ
      * 33.3 → 31.2; PoCL 1K dense 780-900 → 451-601 ms, Top-θ unchanged within the noise (four
      * runs each: 458-545 vs 474-605 ms). TT_PF_PV2=0 keeps the one-row mapping (experiments). */
@@ -163,13 +162,13 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
              "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DKTH_HB=%d %.300s",
              D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
              mma_local, pvw, kth_hb, defs ? defs : "");
-    const char *tiled[] = {"prefill.cl", "vmean.cl"}, *by_rows[] = {"rows.cl", "prefill_rows.cl",
-                                                                 "vmean.cl"};
-    const char *tiled_mma[] = {mma ? "mma.cl" : "mma_local.cl", "prefill.cl", "vmean.cl"};
+    const char *tiled[] = {mma ? "mma.cl" : "mma_local.cl", "prefill.cl", "prefill_kth.cl",
+                           "vmean.cl"};
+    const char *by_rows[] = {"rows.cl", "prefill_rows.cl", "vmean.cl"};
     cl_program prog = NULL;
     tt_status st = rows ? tt__get_program(ctx, by_rows, 3, opts, &prog)
-                   : mma || mma_local ? tt__get_program(ctx, tiled_mma, 3, opts, &prog)
-                                      : tt__get_program(ctx, tiled, 2, opts, &prog);
+                   : mma || mma_local ? tt__get_program(ctx, tiled, 4, opts, &prog)
+                                      : tt__get_program(ctx, tiled + 1, 3, opts, &prog);
     if (st != TT_SUCCESS)
         return st;
     /* Device buffers from the queue's scratch pool (slots after decode's) and the thresholds and
@@ -184,11 +183,19 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     sbytes[PF_SLOT + 3] = two_pass ? (size_t)B * H * QL * 8 : 0;
     sbytes[PF_SLOT + 4] = use_vmc ? (size_t)B * G * QL * D * 4 : 0;
     sbytes[PF_SLOT + 5] = topk_rows ? (size_t)B * H * QL * 4 : 0;
-    /* top-k's k-th largest pass: a row of kv_len scores per work-item, at most ~64 MB of them */
-    const size_t row_bytes = (size_t)B * G * kth_hb * KL * 4;
+    /* top-k's k-th largest pass. Row kernel: a row of kv_len scores per work-item, at most ~64 MB
+     * of them. Tiled kernel: the scores of a slice of query tiles (32 rows each, every KV head),
+     * at most ~256 MB and half the largest allocation: at 8K keys 32 of the 1024 tiles, so 64
+     * launches more. */
+    const size_t row_bytes = (size_t)B * G * kth_hb * KL * 4, tile_bytes = bg * 32u * KL * 4;
     size_t n_slots = ((size_t)64 << 20) / (row_bytes ? row_bytes : 1);
     n_slots = n_slots < 1 ? 1 : n_slots > (size_t)QL ? (size_t)QL : n_slots;
-    sbytes[PF_SLOT + 6] = topk_rows ? n_slots * row_bytes : 0;
+    size_t slice_cap = (size_t)256 << 20;
+    if (ctx->info.max_mem_alloc_size / 2 < slice_cap)
+        slice_cap = (size_t)(ctx->info.max_mem_alloc_size / 2);
+    size_t n_slice = slice_cap / tile_bytes;
+    n_slice = n_slice < 1 ? 1 : n_slice > nqt ? nqt : n_slice;
+    sbytes[PF_SLOT + 6] = !topk_rows ? 0 : rows ? n_slots * row_bytes : n_slice * tile_bytes;
     tt__scratch_set scr;
     memset(&scr, 0, sizeof scr);
     if (st == TT_SUCCESS)
@@ -217,12 +224,19 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     }
     free(th);
     free(dh);
-    const cl_uint first_nw = uploaded ? 1 : 0;
-    const cl_event *first_wl = uploaded ? &uploaded : NULL;
+    /* Each kernel after the first waits for the one before (out of order) or follows it (in
+     * order); `last` is the latest launch's event. */
+    cl_event last = NULL;
+#define NEXT_NW (last ? (cl_uint)chain : (uploaded ? 1u : 0u))
+#define NEXT_WL (last ? (chain ? &last : NULL) : (uploaded ? &uploaded : NULL))
+#define LAUNCHED(ev)                                                                           \
+    do {                                                                                       \
+        if (last)                                                                              \
+            clReleaseEvent(last);                                                              \
+        last = (ev);                                                                           \
+    } while (0)
     cl_kernel ka = NULL, kv = NULL, kk = NULL;
-    cl_event ev[4];
-    int n_ev = 0;
-    const size_t nqt = (size_t)(QL + bq_of(group) - 1) / bq_of(group), bg = (size_t)B * G;
+    cl_event ev = NULL;
     /* the running V means (CPUs: a work-item per KV head over whole rows, tt_vmean_rows) */
     if (st == TT_SUCCESS && use_vmc &&
         !(st = tt__create_kernel(ctx, prog, rows ? "tt_vmean_rows" : "tt_vmean", &kv))) {
@@ -230,13 +244,13 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
         const void *val[] = {&v->buf, &lay, &G, &QL, &KL, &B, &vsum, &have, &vmean};
         const size_t sz[] = {M_, M_, I_, I_, I_, I_, M_, I_, M_};
         if (!(st = set_all(ctx, kv, 9, sz, val)) &&
-            !(st = launch(ctx, queue, kv, rows ? 1 : (size_t)(D + PF_NT - 1) / PF_NT * PF_NT, bg,
-                          rows ? 1 : PF_NT, first_nw, first_wl, &ev[n_ev])))
-            n_ev++;
+            !(st = launch(ctx, queue, kv, 0, rows ? 1 : (size_t)(D + PF_NT - 1) / PF_NT * PF_NT,
+                          bg, rows ? 1 : PF_NT, NEXT_NW, NEXT_WL, &ev)))
+            LAUNCHED(ev);
     }
     const float scale = p->scale > 0 ? p->scale : 1.0f / sqrtf((float)D);
-    /* top-k: each row's k-th largest score, which pass 1 reads in place of θ */
-    if (st == TT_SUCCESS && topk_rows &&
+    /* top-k on the row kernel: each row's k-th largest score, which pass 1 reads in place of θ */
+    if (st == TT_SUCCESS && topk_rows && rows &&
         !(st = tt__create_kernel(ctx, prog, "tt_pf_rows_kth", &kk))) {
         const int ns = (int)n_slots;
         const void *val[] = {&q->buf, &k->buf, &lay, &H, &QL, &KL, &scale, &k_eff, &ns,
@@ -244,15 +258,38 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
         const size_t sz[] = {M_, M_, M_, I_, I_, I_, F_, I_, I_, M_, M_};
         const size_t gx = (n_slots + PF_LQ - 1) / PF_LQ * PF_LQ;
         if (!(st = set_all(ctx, kk, 11, sz, val)) &&
-            !(st = launch(ctx, queue, kk, gx, bg, PF_LQ, n_ev ? (cl_uint)chain : first_nw,
-                          n_ev ? (chain ? &ev[n_ev - 1] : NULL) : first_wl, &ev[n_ev])))
-            n_ev++;
+            !(st = launch(ctx, queue, kk, 0, gx, bg, PF_LQ, NEXT_NW, NEXT_WL, &ev)))
+            LAUNCHED(ev);
     }
     if (st == TT_SUCCESS)
         st = tt__create_kernel(ctx, prog, rows ? "tt_pf_rows" : "tt_pf_attn", &ka);
     const int mode = (int)p->mode, place = (int)p->placement, sdc = (int)p->sdc;
     const int vmc = use_vmc;
     const float lambda = p->sdc_lambda;
+    /* top-k on the tiled kernel: per slice of query tiles, pass 2 stores their scores (in
+     * rowstat's place) and tt_pf_kth_select turns each row into its k-th largest */
+    if (st == TT_SUCCESS && topk_rows && !rows &&
+        !(st = tt__create_kernel(ctx, prog, "tt_pf_kth_select", &kk))) {
+        for (size_t qt0 = 0; qt0 < nqt && st == TT_SUCCESS; qt0 += n_slice) {
+            const size_t cnt = nqt - qt0 < n_slice ? nqt - qt0 : n_slice;
+            const int pass = 2, first = (int)qt0;
+            const void *va[] = {&q->buf, &k->buf, &v->buf, &lay, &H, &QL, &KL, &scale, &pass,
+                                &mode, &place, &sdc, &lambda, &vmc, &k_eff, &onepass, &kth,
+                                &dhats, &kth_scores, &vmean, &o->buf, &stats, &B};
+            const size_t sa[] = {M_, M_, M_, M_, I_, I_, I_, F_, I_, I_, I_, I_, F_, I_, I_, I_,
+                                 M_, M_, M_, M_, M_, M_, I_};
+            const void *vs[] = {&kth_scores, &H, &QL, &KL, &k_eff, &first, &kth};
+            const size_t ss[] = {M_, I_, I_, I_, I_, I_, M_};
+            if (!(st = set_all(ctx, ka, 23, sa, va)) &&
+                !(st = launch(ctx, queue, ka, qt0 * PF_NT, cnt * PF_NT, bg, PF_NT, NEXT_NW,
+                              NEXT_WL, &ev)))
+                LAUNCHED(ev);
+            if (st == TT_SUCCESS && !(st = set_all(ctx, kk, 7, ss, vs)) &&
+                !(st = launch(ctx, queue, kk, 0, cnt * 32u * PF_NT, bg, PF_NT, NEXT_NW, NEXT_WL,
+                              &ev)))
+                LAUNCHED(ev);
+        }
+    }
     for (int pass = two_pass ? 0 : 1; pass <= 1 && st == TT_SUCCESS; pass++) {
         const void *val[] = {&q->buf, &k->buf, &v->buf, &lay, &H, &QL, &KL, &scale, &pass, &mode,
                              &place, &sdc, &lambda, &vmc, &k_eff, &onepass,
@@ -264,17 +301,19 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
             break;
         const size_t items = (size_t)(QL + pq - 1) / pq;
         const size_t gx = rows ? (items + PF_LQ - 1) / PF_LQ * PF_LQ : nqt * PF_NT;
-        const cl_uint nw = n_ev ? (cl_uint)chain : first_nw;
-        if (!(st = launch(ctx, queue, ka, gx, bg, rows ? PF_LQ : PF_NT, nw,
-                          n_ev ? (chain ? &ev[n_ev - 1] : NULL) : first_wl, &ev[n_ev])))
-            n_ev++;
+        if (!(st = launch(ctx, queue, ka, 0, gx, bg, rows ? PF_LQ : PF_NT, NEXT_NW, NEXT_WL,
+                          &ev)))
+            LAUNCHED(ev);
     }
+#undef NEXT_NW
+#undef NEXT_WL
+#undef LAUNCHED
     if (st == TT_SUCCESS && event) {
-        *event = ev[n_ev - 1];
+        *event = last;
         clRetainEvent(*event);
     }
-    for (int x = 0; x < n_ev; x++)
-        clReleaseEvent(ev[x]);
+    if (last)
+        clReleaseEvent(last);
     if (ka)
         clReleaseKernel(ka);
     if (kv)

@@ -1,8 +1,8 @@
 /* test-topk.c — top-k's edge cases on every path that runs it, against the CPU reference: exact
  * ties at the k-th largest score (all kept), rows with fewer finite scores than k (all finite
  * ones kept; exp-threshold SDC prices the missing ones at the smallest kept score) and rows with
- * none. Prefill (the row kernel on CPUs, the generic path elsewhere or with TT_PF_ROWS=0) and
- * decode, fp32 and fp16 KV. */
+ * none. Prefill on the row kernel (CPUs), the tiled kernel (GPUs; TT_PF_ROWS=0) and the generic
+ * path (TT_PREFILL_GENERIC=1), and decode; fp32 and fp16 KV. */
 #include "support.h"
 #include <math.h>
 #include <stdlib.h>
@@ -14,11 +14,12 @@
 #define N 90
 #define K 12
 
-/* Loop index: bit 0 q_len (prefill 61 rows or decode), bit 1 fp16 KV, bit 2 generic prefill. */
+/* Loop index: bit 0 q_len (prefill 61 rows or decode), bit 1 fp16 KV, bits 2-3 the prefill
+ * path: 0 the device's own, 1 the tiled kernel, 2 the generic path. */
 static void check_case(int idx)
 {
-    const int ql = idx & 1 ? 1 : 61, f16 = (idx >> 1) & 1, generic = (idx >> 2) & 1;
-    if (generic && ql == 1)
+    const int ql = idx & 1 ? 1 : 61, f16 = (idx >> 1) & 1, path = idx >> 2;
+    if ((path && ql == 1) || path > 2)
         return; /* decode has one path */
     const tt_attn_shape sh = {1, H, G, D, ql, N, f16 ? TT_DTYPE_F16 : TT_DTYPE_F32};
     unsigned rng = tt_test_seed() * 2654435761u + (unsigned)idx;
@@ -59,13 +60,19 @@ static void check_case(int idx)
     p.mode = TT_MODE_TOPK, p.k = K, p.sdc = TT_SDC_EXP_THRESHOLD, p.vmc = 1;
     tt_context *ctx = NULL;
     ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
-    if (generic)
+    if (path == 1)
         setenv("TT_PF_ROWS", "0", 1);
+    if (path == 2)
+        setenv("TT_PREFILL_GENERIC", "1", 1);
     tt_status s = tt_attention_host(ctx, &sh, &p, q, kk, vv, o, NULL, st);
     unsetenv("TT_PF_ROWS");
+    unsetenv("TT_PREFILL_GENERIC");
     ck_assert_msg(s == TT_SUCCESS, "%s: %s", tt_status_name(s), tt_last_error(ctx));
     ck_assert_int_eq(tt_reference_attention(&sh, &p, q, kk, vv, o_ref, st_ref), TT_SUCCESS);
-    const char *what = ql == 1 ? "decode" : generic ? "prefill, generic path" : "prefill";
+    const char *what = ql == 1      ? "decode"
+                       : path == 1 ? "prefill, tiled kernel"
+                       : path == 2 ? "prefill, generic path"
+                                   : "prefill";
     for (int r = 0; r < H * ql; r++) {
         ck_assert_msg(st[r] == st_ref[r], "%s%s: row %d (head %d) kept %u, reference %u", what,
                       f16 ? " f16" : "", r, r / ql, st[r], st_ref[r]);
@@ -100,7 +107,7 @@ int main(void)
     Suite *s = suite_create("topk");
     TCase *tc = tcase_create("topk");
     tcase_set_timeout(tc, 120);
-    tcase_add_loop_test(tc, test_topk_edges, 0, 8);
+    tcase_add_loop_test(tc, test_topk_edges, 0, 12);
     suite_add_tcase(s, tc);
     return tt_test_run(s);
 }

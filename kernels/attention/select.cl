@@ -3,18 +3,6 @@
  * (looked up by the host per head and row length), or for top-k the k-th largest finite score
  * (the smallest finite one in a row with fewer), found by a 4-pass radix select (8-bit digits,
  * local histogram) over the row's scores. */
-inline uint tt_order_key(float f)
-{
-    uint u = as_uint(f);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-inline float tt_order_val(uint key)
-{
-    uint u = (key & 0x80000000u) ? (key & 0x7fffffffu) : ~key;
-    return as_float(u);
-}
-
 __kernel void tt_select(__global const float *q, __global const KV_T *k,
                         __constant uint *lay, int n_heads, int n_kv, int q_len, int kv_len,
                         int n_chunks, int chunk_len, float scale, int store_scores,
@@ -82,30 +70,8 @@ __kernel void tt_select(__global const float *q, __global const KV_T *k,
                     atomic_inc(&hist[(key >> shift) & 255u]);
             }
             barrier(CLK_LOCAL_MEM_FENCE);
-            if (t == 0 && sel[2]) {
-                uint remaining = sel[1], cum = 0u;
-                if (pass == 0) { /* fewer finite scores than k: the smallest of them (all kept;
-                                  * exp-threshold SDC prices the missing ones at it) */
-                    uint total = 0u;
-                    for (int bin = 0; bin < 256; bin++)
-                        total += hist[bin];
-                    remaining = min(remaining, total);
-                }
-                int digit = -1;
-                for (int bin = 255; bin >= 0; bin--) {
-                    if (cum + hist[bin] >= remaining) {
-                        digit = bin;
-                        break;
-                    }
-                    cum += hist[bin];
-                }
-                if (digit < 0) {
-                    sel[2] = 0u; /* no finite score */
-                } else {
-                    sel[0] = prefix | ((uint)digit << shift);
-                    sel[1] = remaining - cum;
-                }
-            }
+            if (t == 0)
+                tt_radix_pick(hist, sel, pass, shift);
             mask |= 255u << shift;
             barrier(CLK_LOCAL_MEM_FENCE);
         }

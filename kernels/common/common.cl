@@ -53,6 +53,46 @@
 #define RI_KIND 4 /* 0: dense row, 1: thresholded (θ), 2: top-k */
 #define RI_N 5
 
+/* Order-preserving uint of a finite float: a > b exactly when key(a) > key(b) (-0 below +0);
+ * top-k's radix selects work on these keys. */
+inline uint tt_order_key(float f)
+{
+    const uint u = as_uint(f);
+    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+inline float tt_order_val(uint key)
+{
+    return as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
+}
+
+/* One step of a radix select for the k-th largest key (one work-item calls it): hist counts the
+ * keys that match the prefix sel[0] by their digit at shift; sel[1] is how many of the largest are
+ * still to pass, sel[2] = 0 once there is nothing to select. In pass 0 a row with fewer keys than
+ * asked aims at its smallest one (top-k keeps all of them; exp-threshold SDC prices the missing
+ * ones at it). */
+inline void tt_radix_pick(__local const uint *hist, __local uint *sel, int pass, int shift)
+{
+    if (!sel[2])
+        return;
+    uint remaining = sel[1], cum = 0u;
+    if (pass == 0) {
+        uint total = 0u;
+        for (int bin = 0; bin < 256; bin++)
+            total += hist[bin];
+        remaining = min(remaining, total);
+    }
+    for (int bin = 255; bin >= 0; bin--) {
+        if (cum + hist[bin] >= remaining && hist[bin] > 0u) {
+            sel[0] |= (uint)bin << shift;
+            sel[1] = remaining - cum;
+            return;
+        }
+        cum += hist[bin];
+    }
+    sel[2] = 0u; /* no finite score */
+}
+
 /* Decides whether score s of a row is kept. finite scores only. */
 inline int tt_keep(float s, int kind, int placement, float m, float z, float th)
 {

@@ -8,6 +8,9 @@
  * softmax exact, max-relative); pass 1 does the attention. onepass visits the sink tile, then the
  * tiles from the diagonal back, and cuts post-softmax rows against the running (max, sum) — a
  * superset of the exact set; the reference (host/reference.c) defines the same order.
+ * Top-k: pass 2 stores the scores of a slice of query tiles (launched at a global offset) in
+ * rowstat's place, prefill_kth.cl picks each row's k-th largest, and pass 1 keeps the scores at
+ * or above it; the same code computes the scores in both passes, so the cut is bit-exact.
  * The form for GPUs; CPU devices run prefill_rows.cl (same arguments and results). */
 #define BK 32
 #define NT 128
@@ -131,7 +134,8 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 __global float *rowstat, __global const float *vmean, __global float *o,
                 __global uint *stats, int batch)
 {
-    const int t = get_local_id(0), qt = get_group_id(0), bg = get_group_id(1);
+    /* the query tile counts the launch's offset (pass 2 runs in slices of tiles) */
+    const int t = get_local_id(0), qt = (int)((get_global_id(0) - t) / NT), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int q0 = qt * BQ, p0 = kv_len - q_len;
 #if PF_MMA
@@ -206,11 +210,16 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         const int r = sr + y, i = q0 + r % BQ, h = g * GROUP + r / BQ;
         live[y] = r < BR && i < q_len;
         rn[y] = p0 + i + 1;
-        /* cut kind as in tt_keep: 0 dense row, 1 θ (top-k prefill takes the generic path) */
-        kind[y] = (mode != MODE_THETA || rn[y] <= k_eff || k_eff <= 0) ? 0 : 1;
+        /* cut kind as in tt_keep: 0 dense row, 1 θ, 2 top-k (thetas holds each row's k-th
+         * largest score, from pass 2 and prefill_kth.cl) */
+        kind[y] = mode == MODE_DENSE || rn[y] <= k_eff || k_eff <= 0 ? 0
+                  : mode == MODE_TOPK                                  ? 2
+                                                                       : 1;
         fixst[y] = pass == 1 && rowstat && live[y];
         const int row = (b * n_heads + h) * q_len + i;
-        th[y] = live[y] && kind[y] == 1 ? thetas[h * q_len + i] : 0.0f;
+        th[y] = !live[y] || kind[y] == 0 ? 0.0f
+                : kind[y] == 1           ? thetas[h * q_len + i]
+                                         : thetas[row];
         m_run[y] = fixst[y] ? rowstat[2 * row] : -INFINITY;
         z_fix[y] = fixst[y] ? rowstat[2 * row + 1] : 1.0f;
         ds[y] = dm[y] = 0.0f;
@@ -370,6 +379,10 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                     pm = fmax(pm, sc);
                 if (pass == 1 && !op && tt_keep(sc, kind[y], placement, m_run[y], z_fix[y], th[y]))
                     kb[y] |= 1u << x;
+                /* top-k's pass 2: the slice's scores as pass 1 will see them */
+                if (pass == 2 && live[y] && j0 + c8 + 8 * x < rn[y])
+                    rowstat[((size_t)(get_group_id(0) * get_num_groups(1) + bg) * SR + sr + y) *
+                                kv_len + j0 + c8 + 8 * x] = sc;
             }
             if (op) { /* partial normaliser relative to this thread's max */
                 const float lm = fmax(m_run[y], pm);
@@ -587,7 +600,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         float denom;
         if (kind[y] == 0) {
             denom = dsum;
-        } else if (placement == PLACE_POST) {
+        } else if (kind[y] == 1 && placement == PLACE_POST) {
             denom = dsum + dmsum;
         } else {
             float miss = 0.0f;
@@ -595,7 +608,8 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 miss = dmsum;
             else if (sdc == SDC_EXPTH)
                 miss = (float)(rn[y] - (int)csum) *
-                       exp((placement == PLACE_REL ? m_run[y] + th[y] : th[y]) - m_run[y]);
+                       exp((kind[y] == 1 && placement == PLACE_REL ? m_run[y] + th[y] : th[y]) -
+                           m_run[y]);
             else if (sdc == SDC_OFFLINE && live[y])
                 miss = dhats[h * q_len + i];
             denom = dsum + lambda * miss;

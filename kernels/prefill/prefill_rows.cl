@@ -209,18 +209,6 @@ void tt_pf_rows(__global const float *q, __global const KV_T *k, __global const 
                 uni_n[p];
 }
 
-/* Order-preserving uint of a finite float: a > b exactly when key(a) > key(b) (-0 below +0). */
-inline uint pr_order_key(float f)
-{
-    const uint u = as_uint(f);
-    return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
-}
-
-inline float pr_order_val(uint key)
-{
-    return as_float((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
-}
-
 #ifndef KTH_HB
 #define KTH_HB 1 /* heads of a group whose scores tt_pf_rows_kth computes together (the host's) */
 #endif
@@ -265,7 +253,7 @@ void tt_pf_rows_kth(__global const float *q, __global const KV_T *k, __constant 
                 for (int hh = 0; hh < KTH_HB; hh++) {
                     rw_scores(qv[hh], KTH_CONV, kf, k, kb, scale, s);
                     for (int x = 0; x < RW_BK && j0 + x < n; x++)
-                        mine[hh * kv_len + j0 + x] = isfinite(s[x]) ? pr_order_key(s[x]) : 0u;
+                        mine[hh * kv_len + j0 + x] = isfinite(s[x]) ? tt_order_key(s[x]) : 0u;
                 }
             }
             for (int hh = 0; hh < KTH_HB; hh++) {
@@ -308,7 +296,7 @@ void tt_pf_rows_kth(__global const float *q, __global const KV_T *k, __constant 
                     c = kept;
                 }
                 kth[(b * n_heads + h0 + hh) * q_len + i] =
-                    none ? -INFINITY : pr_order_val(prefix);
+                    none ? -INFINITY : tt_order_val(prefix);
             }
         }
     }
