@@ -147,6 +147,12 @@ if selftest_passes TT_PF_ROWS=0 -- --filter prefill; then
 echo "== toptheta selftest, fp16 prefill with tensor-core Q·Kᵀ emulated (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1) =="
 if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 -- --filter "prefill f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
+# The same with the opt-ins not yet timed on a GPU: V rows by the tile's kept mask and the next
+# K tile prefetched (TT_PF_VMASK=1 TT_PF_KPF=1; the one-pass tile order's prefetch needs the
+# whole sweep: --short missed a wrong next tile).
+echo "== toptheta selftest, fp16 prefill, tensor-core path emulated with TT_PF_VMASK=1 TT_PF_KPF=1 =="
+if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_VMASK=1 TT_PF_KPF=1 -- --filter "prefill f16"; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # Likewise prefill's one-row P·V mapping, which head sizes that are multiples of 64 only get
 # through the TT_PF_PV2=0 switch.
 echo "== toptheta selftest --short, tiled prefill with the one-row P·V mapping (TT_PF_ROWS=0 TT_PF_PV2=0) =="

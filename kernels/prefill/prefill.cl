@@ -69,14 +69,16 @@
 /* V rows of a tile by need (PF_VMASK): with a cut fixed before the max exchange (pre-softmax,
  * fixed statistics), each row's kept keys meet in one mask per tile by atomic OR, and the V load
  * skips the keys no row of the tile kept; weights are 0 for every other key, so no P·V form
- * reads them. H100, 8K keep 0.1: the per-position union (GQA heads) kept ~33 % of the keys. */
+ * reads them. H100, 8K keep 0.1: the per-position union (GQA heads) kept ~33 % of the keys.
+ * Opt-in (host: TT_PF_VMASK=1) until timed on a GPU. */
 #ifndef PF_VMASK
-#define PF_VMASK 1
+#define PF_VMASK 0
 #endif
 /* The next K tile's global loads issued into registers while this tile is worked on (PF_KPF,
- * tensor-core path): the tile's store to local memory no longer waits for global memory. */
+ * tensor-core path): the tile's store to local memory no longer waits for global memory.
+ * Opt-in (host: TT_PF_KPF=1) until timed on a GPU. */
 #ifndef PF_KPF
-#define PF_KPF 1
+#define PF_KPF 0
 #endif
 #if KV_F16
 #define LOAD_KV4(p, base, i) vload_half4((i), (p) + (base))
