@@ -26,7 +26,7 @@ static size_t pf_local_bytes(int d, int group)
     (void)group;
     const size_t sr = 32;
     return 4u * (sr * (d + 4) + PF_BK * (size_t)(d + 4) + PF_BK * 36 + 3 * sr * 8 + 5 * sr +
-                 4);
+                 5);
 }
 
 /* The same with Q·Kᵀ on tensor cores (PF_MMA): Q's fp16 hi and lo halves at a pitch of d / 2 + 4
@@ -152,6 +152,14 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                     pf_mma_local_bytes(D, group, 0) <= ctx->info.local_mem_size &&
                     tt__tensor_mma(ctx);
     const int pvw = epw && *epw ? *epw == '1' : mma || mma_local;
+    /* P·V on tensor cores (PF_PVM, prefill.cl; replaces PF_PVW where both are on) with the
+     * tensor-core Q·Kᵀ, head sizes 64 and 128. TT_PF_PVM=0 turns it off, =dense keeps it to
+     * dense calls (experiments: which P·V form Top-θ should take). */
+    const char *epx = getenv("TT_PF_PVM");
+    const int pvm_want = !epx || !*epx                 ? 1
+                         : strcmp(epx, "dense") == 0 ? p->mode == TT_MODE_DENSE
+                                                     : *epx == '1';
+    const int pvm = (mma || mma_local) && (D == 64 || D == 128) && pvm_want;
     /* Built and checked on PoCL, not yet timed on a GPU (prefill.cl): V rows by the tile's kept
      * mask (TT_PF_VMASK=1) and the next K tile prefetched on the tensor-core path (TT_PF_KPF=1). */
     const char *evm = getenv("TT_PF_VMASK"), *ekp = getenv("TT_PF_KPF");
@@ -163,9 +171,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     char opts[512];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d -DPF_MMA=%d "
-             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_VMASK=%d -DPF_KPF=%d -DKTH_HB=%d %.260s",
+             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_PVM=%d -DPF_VMASK=%d -DPF_KPF=%d -DKTH_HB=%d %.260s",
              D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
-             mma_local, pvw, vmask, kpf, kth_hb, defs ? defs : "");
+             mma_local, pvw, pvm, vmask, kpf, kth_hb, defs ? defs : "");
     const char *tiled[] = {mma ? "mma.cl" : "mma_local.cl", "prefill.cl", "prefill_kth.cl",
                            "vmean.cl"};
     const char *by_rows[] = {"rows.cl", "prefill_rows.cl", "vmean.cl"};

@@ -62,7 +62,20 @@
 #ifndef PF_PVW
 #define PF_PVW 0
 #endif
-#define PVW (PF_PVW && PV2 && D == 128 && NT == 128)
+/* P·V on tensor cores (PF_PVM, with PF_MMA, D 64 or 128): warp w multiplies the 16 rows
+ * 16 (w % 2) .. of the weights by V's dimensions (D / 2)(w / 2) .. as mma.m16n8k16 steps, the
+ * weights as two fp16 halves (hi + lo, as Q for Q·Kᵀ: ~22 bits, the fp32 loops' accuracy), V
+ * as stored. The V tile goes to local memory as fp16 pairs of consecutive keys per dimension
+ * (B's fragment layout), in K's place. A Top-θ tile skips the 16-key blocks no row kept; dropped
+ * pairs inside a block cost what kept ones do, so this is dense P·V with zeros (host/prefill.c
+ * says where each form pays). */
+#ifndef PF_PVM
+#define PF_PVM 0
+#endif
+#define PVM (PF_PVM && PF_MMA && PV2 && (D == 64 || D == 128) && NT == 128)
+#define VP 20 /* uint pitch of a dimension's key pairs: B's 8 × 4 lanes hit 32 banks */
+#define NTW (D / 16) /* 8-dimension n-tiles per warp */
+#define PVW (PF_PVW && !PVM && PV2 && D == 128 && NT == 128)
 #ifndef PVW_K
 #define PVW_K 3
 #endif
@@ -159,6 +172,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     __local float alpha[SR], fin_inv[SR], fin_rest[SR];
     __local int fin_empty[SR], kept_any[2];
     __local uint tmask[2]; /* PF_VMASK: keys some row of the tile kept, per tile parity */
+    __local uint pmask;    /* PVM: keys some row of the tile kept (weights pass, this tile) */
     __local const float *vf = (__local const float *)kvs;
 
 #if PF_MMA
@@ -228,7 +242,14 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         cnt[y] = 0u;
     }
     uint uni0 = 0u, uni1 = 0u; /* union counts of (position, key group) t and t + NT */
-#if PVW
+#if PVM
+    /* lane (vg, vq) of warp t / 32: rows vr0 + vg, + 8 and dimensions vd0 + 8 nt + 2 vq, + 1 */
+    const int vg = (t % 32) / 4, vq = t % 4, vr0 = 16 * (t / 32 % 2), vd0 = (D / 2) * (t / 64);
+    float cacc[NTW][4];
+    #pragma unroll
+    for (int e = 0; e < NTW; e++)
+        cacc[e][0] = cacc[e][1] = cacc[e][2] = cacc[e][3] = 0.0f;
+#elif PVW
     const int pw = t / 32, pl = t % 32;
     float4 accw[8];
     #pragma unroll
@@ -309,6 +330,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         if (t == 0) {
             kept_any[(it + 1) & 1] = 0;
             tmask[(it + 1) & 1] = 0u;
+            pmask = 0u; /* last read after the previous tile's last barrier */
         }
 #if PVW
         if (t < SR)
@@ -415,6 +437,30 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
 #else
         const int pv = pass == 1 && (op || kept_any[it & 1]);
 #endif
+#if PVM
+        if (pv) { /* V as fp16 pairs of keys (2 kp, 2 kp + 1) per dimension: B's fragments */
+            __local uint *vt = (__local uint *)kvs;
+            for (int x = t; x < (BK / 2) * (D / 8); x += NT) {
+                const int kp = x % (BK / 2), u = x / (BK / 2), j = j0 + 2 * kp;
+                uint4 v0 = (uint4)(0u), v1 = (uint4)(0u);
+                if (j < kv_len)
+                    v0 = *((__global const uint4 *)((__global const ushort *)v +
+                                                    ADDR(lay, LAY_V, b, g, j)) + u);
+                if (j + 1 < kv_len)
+                    v1 = *((__global const uint4 *)((__global const ushort *)v +
+                                                    ADDR(lay, LAY_V, b, g, j + 1)) + u);
+                __local uint *dv = vt + 8 * u * VP + kp; /* dimension 8u + e at dv[e · VP] */
+                dv[0 * VP] = (v0.x & 0xffffu) | (v1.x << 16);
+                dv[1 * VP] = (v0.x >> 16) | (v1.x & 0xffff0000u);
+                dv[2 * VP] = (v0.y & 0xffffu) | (v1.y << 16);
+                dv[3 * VP] = (v0.y >> 16) | (v1.y & 0xffff0000u);
+                dv[4 * VP] = (v0.z & 0xffffu) | (v1.z << 16);
+                dv[5 * VP] = (v0.z >> 16) | (v1.z & 0xffff0000u);
+                dv[6 * VP] = (v0.w & 0xffffu) | (v1.w << 16);
+                dv[7 * VP] = (v0.w >> 16) | (v1.w & 0xffff0000u);
+            }
+        }
+#else
         if (pv) { /* Q·Kᵀ is done everywhere: V takes K's place, only when some score passed */
             const uint tm = vmask ? tmask[it & 1] : 0xffffffffu;
             for (int x = t; x < BK * D4; x += NT) {
@@ -425,6 +471,7 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                                       : (float4)(0.0f);
             }
         }
+#endif
         uint kq = 0u; /* keys either row of the pair kept (bit x: key c8 + 8x) */
         #pragma unroll
         for (int y = 0; y < 2; y++) {
@@ -470,7 +517,12 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 PS(r, c8 + 8 * x) = w;
             }
             bits[r][c8] = kept;
-#if PVW
+#if PVM
+            if (kept)
+                atomic_or(&pmask, ((kept & 1u) << c8) | ((kept >> 1 & 1u) << (c8 + 8)) |
+                                      ((kept >> 2 & 1u) << (c8 + 16)) |
+                                      ((kept >> 3 & 1u) << (c8 + 24)));
+#elif PVW
             if (kept)
                 atomic_or(&rmask[r], ((kept & 1u) << c8) | ((kept >> 1 & 1u) << (c8 + 8)) |
                                          ((kept >> 2 & 1u) << (c8 + 16)) |
@@ -488,7 +540,45 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                 uni0 += popcount(pf_union(&bits[0][0], t / 8, t % 8));
             if (t + NT < BQ * 8)
                 uni1 += popcount(pf_union(&bits[0][0], (t + NT) / 8, t % 8));
-#if PVW
+#if PVM
+            const float al0 = alpha[vr0 + vg], al1 = alpha[vr0 + vg + 8];
+            #pragma unroll
+            for (int e = 0; e < NTW; e++) {
+                cacc[e][0] *= al0, cacc[e][1] *= al0;
+                cacc[e][2] *= al1, cacc[e][3] *= al1;
+            }
+            if (pv) {
+                const uint pm = pmask; /* the same in every work-item: the emulation's barriers */
+                __local const uint *vt = (__local const uint *)kvs;
+                #pragma unroll
+                for (int kb = 0; kb < BK / 16; kb++) {
+                    if (!((pm >> (16 * kb)) & 0xffffu))
+                        continue;
+                    /* A: weights of rows vr0 + vg (+ 8), keys 16 kb + 2 vq, + 1 (+ 8, + 9) */
+                    const int k0 = 16 * kb + 2 * vq, r0 = vr0 + vg;
+                    float pw8[8] = {PS(r0, k0),         PS(r0, k0 + 1),     PS(r0 + 8, k0),
+                                    PS(r0 + 8, k0 + 1), PS(r0, k0 + 8),     PS(r0, k0 + 9),
+                                    PS(r0 + 8, k0 + 8), PS(r0 + 8, k0 + 9)};
+                    float hi8[8];
+                    #pragma unroll
+                    for (int e = 0; e < 8; e++)
+                        hi8[e] = pf_half_round(pw8[e]);
+                    const uint ah0 = tt_mma_pack(hi8[0], hi8[1]), ah1 = tt_mma_pack(hi8[2], hi8[3]);
+                    const uint ah2 = tt_mma_pack(hi8[4], hi8[5]), ah3 = tt_mma_pack(hi8[6], hi8[7]);
+                    const uint aw0 = tt_mma_pack(pw8[0] - hi8[0], pw8[1] - hi8[1]);
+                    const uint aw1 = tt_mma_pack(pw8[2] - hi8[2], pw8[3] - hi8[3]);
+                    const uint aw2 = tt_mma_pack(pw8[4] - hi8[4], pw8[5] - hi8[5]);
+                    const uint aw3 = tt_mma_pack(pw8[6] - hi8[6], pw8[7] - hi8[7]);
+                    #pragma unroll
+                    for (int e = 0; e < NTW; e++) {
+                        __local const uint *bv = vt + (vd0 + 8 * e + vg) * VP + 8 * kb + vq;
+                        const uint b0 = bv[0], b1 = bv[4];
+                        PF_MMA_OP(cacc[e], ah0, ah1, ah2, ah3, b0, b1);
+                        PF_MMA_OP(cacc[e], aw0, aw1, aw2, aw3, b0, b1);
+                    }
+                }
+            }
+#elif PVW
             const float4 al0 = vload4(2 * pw, alpha), al1 = vload4(2 * pw + 1, alpha);
             accw[0] *= al0.x, accw[1] *= al0.y, accw[2] *= al0.z, accw[3] *= al0.w;
             accw[4] *= al1.x, accw[5] *= al1.y, accw[6] *= al1.z, accw[7] *= al1.w;
@@ -631,7 +721,23 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         stats[(size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len + q0 + t] = u;
     }
     barrier(CLK_LOCAL_MEM_FENCE);
-#if PVW
+#if PVM
+    #pragma unroll
+    for (int e = 0; e < NTW; e++)
+        #pragma unroll
+        for (int hh = 0; hh < 2; hh++) {
+            const int orow = vr0 + vg + 8 * hh, oi = q0 + orow % BQ, d = vd0 + 8 * e + 2 * vq;
+            if (pass != 1 || orow >= BR || oi >= q_len)
+                continue;
+            const int h = g * GROUP + orow / BQ;
+            const uint ob = ADDR(lay, LAY_O, b, h, oi);
+            const float inv = fin_inv[orow], rest = fin_rest[orow];
+            float2 out = (float2)(cacc[e][2 * hh], cacc[e][2 * hh + 1]) * inv;
+            if (rest != 0.0f)
+                out += rest * vload2(0, vmean + ((size_t)bg * q_len + oi) * D + d);
+            vstore2(fin_empty[orow] ? (float2)(NAN) : out, 0, o + ob + d);
+        }
+#elif PVW
     #pragma unroll
     for (int e = 0; e < 8; e++) {
         const int orow = 8 * pw + e, oi = q0 + orow % BQ;
