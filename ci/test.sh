@@ -141,17 +141,15 @@ if selftest_passes TT_DEC_ROWS=0 TT_DEC_FUSE=1 -- --short --filter decode; then
 echo "== toptheta selftest, prefill in the GPUs' tiled kernel (TT_PF_ROWS=0) =="
 if selftest_passes TT_PF_ROWS=0 -- --filter prefill; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
-# Prefill's Q·Kᵀ on tensor cores (NVIDIA, sm_80 and later) with its multiply-add emulated through
-# local memory: fragment layout, Q's per-row scale and hi/lo halves, the K tile copied as stored
-# (every fp16 prefill case; about 3 minutes on PoCL).
-echo "== toptheta selftest, fp16 prefill with tensor-core Q·Kᵀ emulated (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1) =="
+# Prefill's Q·Kᵀ and P·V on tensor cores (NVIDIA, sm_80 and later) with the multiply-add emulated
+# through local memory: fragment layouts, Q's per-row scale and hi/lo halves, the K tile copied as
+# stored, the weights' hi/lo halves and V's key pairs (every fp16 prefill case; ~10 min on PoCL).
+echo "== toptheta selftest, fp16 prefill with tensor-core Q·Kᵀ and P·V emulated (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1) =="
 if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 -- --filter "prefill f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
-# The same with the opt-ins not yet timed on a GPU: V rows by the tile's kept mask and the next
-# K tile prefetched (TT_PF_VMASK=1 TT_PF_KPF=1; the one-pass tile order's prefetch needs the
-# whole sweep: --short missed a wrong next tile).
-echo "== toptheta selftest, fp16 prefill, tensor-core path emulated with TT_PF_VMASK=1 TT_PF_KPF=1 =="
-if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_VMASK=1 TT_PF_KPF=1 -- --filter "prefill f16"; then
+# The warp P·V that tensor-core P·V replaced (TT_PF_PVM=0: the host's fallback switch).
+echo "== toptheta selftest --short, fp16 prefill, tensor cores emulated, warp P·V (TT_PF_PVM=0) =="
+if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_PVM=0 -- --short --filter "prefill f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # Likewise prefill's one-row P·V mapping, which head sizes that are multiples of 64 only get
 # through the TT_PF_PV2=0 switch.

@@ -152,18 +152,16 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                     pf_mma_local_bytes(D, group, 0) <= ctx->info.local_mem_size &&
                     tt__tensor_mma(ctx);
     const int pvw = epw && *epw ? *epw == '1' : mma || mma_local;
-    /* P·V on tensor cores (PF_PVM, prefill.cl; replaces PF_PVW where both are on) with the
-     * tensor-core Q·Kᵀ, head sizes 64 and 128. TT_PF_PVM=0 turns it off, =dense keeps it to
-     * dense calls (experiments: which P·V form Top-θ should take). */
+    /* P·V on tensor cores (PF_PVM, prefill.cl; replaces PF_PVW) with the tensor-core Q·Kᵀ,
+     * head sizes 64 and 128. H100, 8K keep 0.1, one call (docs/PERFORMANCE.md, 2026-12-05,
+     * fifth): dense 21.8 → 13.1 ms, Top-θ 18.6 → 13.7 ms (warp P·V for Top-θ only: 19.0).
+     * Top-θ skips only 16-key blocks no row of the tile kept, so on scattered kept sets it costs
+     * what dense does. TT_PF_PVM=0 turns it off, =dense keeps it to dense calls. */
     const char *epx = getenv("TT_PF_PVM");
     const int pvm_want = !epx || !*epx                 ? 1
                          : strcmp(epx, "dense") == 0 ? p->mode == TT_MODE_DENSE
                                                      : *epx == '1';
     const int pvm = (mma || mma_local) && (D == 64 || D == 128) && pvm_want;
-    /* Built and checked on PoCL, not yet timed on a GPU (prefill.cl): V rows by the tile's kept
-     * mask (TT_PF_VMASK=1) and the next K tile prefetched on the tensor-core path (TT_PF_KPF=1). */
-    const char *evm = getenv("TT_PF_VMASK"), *ekp = getenv("TT_PF_KPF");
-    const int vmask = evm && *evm == '1', kpf = ekp && *ekp == '1';
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     /* top-k's k-th largest pass scores a group's heads together (one fp16 conversion of each K
      * tile) while their queries fit in registers as tt_pf_rows' rows do */
@@ -171,9 +169,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     char opts[512];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d -DPF_MMA=%d "
-             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_PVM=%d -DPF_VMASK=%d -DPF_KPF=%d -DKTH_HB=%d %.260s",
+             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_PVM=%d -DKTH_HB=%d %.260s",
              D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
-             mma_local, pvw, pvm, vmask, kpf, kth_hb, defs ? defs : "");
+             mma_local, pvw, pvm, kth_hb, defs ? defs : "");
     const char *tiled[] = {mma ? "mma.cl" : "mma_local.cl", "prefill.cl", "prefill_kth.cl",
                            "vmean.cl"};
     const char *by_rows[] = {"rows.cl", "prefill_rows.cl", "vmean.cl"};

@@ -57,8 +57,9 @@
  * loads per multiply-add as PV2), or each row's own kept keys (sparse tiles: a kept pair costs a
  * V read, but dropped pairs cost nothing, where PV2 pays for every key some row of its warp
  * kept). A tile goes sparse when kept pairs × PVW_K < union keys × 8. Rows' kept masks meet in
- * local memory by atomic OR. The host turns it on with PF_MMA (host/prefill.c): with scalar
- * Q·Kᵀ it made the H100's dense prefill slower (8K: 36.4 vs 33.6 ms), with tensor cores faster. */
+ * local memory by atomic OR. The host takes it with PF_MMA where PF_PVM is off (TT_PF_PVM=0,
+ * host/prefill.c): with scalar Q·Kᵀ it made the H100's dense prefill slower (8K: 36.4 vs 33.6
+ * ms), with tensor cores faster; P·V on tensor cores beat it for dense and Top-θ alike. */
 #ifndef PF_PVW
 #define PF_PVW 0
 #endif
@@ -78,20 +79,6 @@
 #define PVW (PF_PVW && !PVM && PV2 && D == 128 && NT == 128)
 #ifndef PVW_K
 #define PVW_K 3
-#endif
-/* V rows of a tile by need (PF_VMASK): with a cut fixed before the max exchange (pre-softmax,
- * fixed statistics), each row's kept keys meet in one mask per tile by atomic OR, and the V load
- * skips the keys no row of the tile kept; weights are 0 for every other key, so no P·V form
- * reads them. H100, 8K keep 0.1: the per-position union (GQA heads) kept ~33 % of the keys.
- * Opt-in (host: TT_PF_VMASK=1) until timed on a GPU. */
-#ifndef PF_VMASK
-#define PF_VMASK 0
-#endif
-/* The next K tile's global loads issued into registers while this tile is worked on (PF_KPF,
- * tensor-core path): the tile's store to local memory no longer waits for global memory.
- * Opt-in (host: TT_PF_KPF=1) until timed on a GPU. */
-#ifndef PF_KPF
-#define PF_KPF 0
 #endif
 #if KV_F16
 #define LOAD_KV4(p, base, i) vload_half4((i), (p) + (base))
@@ -171,7 +158,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
 #endif
     __local float alpha[SR], fin_inv[SR], fin_rest[SR];
     __local int fin_empty[SR], kept_any[2];
-    __local uint tmask[2]; /* PF_VMASK: keys some row of the tile kept, per tile parity */
     __local uint pmask;    /* PVM: keys some row of the tile kept (weights pass, this tile) */
     __local const float *vf = (__local const float *)kvs;
 
@@ -208,12 +194,9 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
 #endif
     if (t == 0) {
         kept_any[0] = 0;
-        tmask[0] = 0u;
     }
     const int c8 = t % 8, sr = 2 * (t / 8);
     const int op = onepass && pass == 1;
-    /* the V load follows the tile's kept mask (one-pass cuts are decided after the load) */
-    const int vmask = PF_VMASK && pass == 1 && !op && mode != MODE_DENSE;
     /* The dropped mass is only read by post-softmax rows and exact SDC; elsewhere a dropped
      * score costs no exponential (on a CPU a measurable part of a sparse row's pass). */
     const int need_dm = pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
@@ -273,41 +256,13 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
 
     const int last_i = min(q0 + BQ, q_len) - 1;
     const int ntile = (p0 + last_i + 1 + BK - 1) / BK;
-#if PF_MMA && PF_KPF
-    /* work-item t holds uint4 t + NT·e of the tile (row x / (D / 8), column x % (D / 8)) */
-#define KPN ((BK * (D / 8) + NT - 1) / NT)
-#define PF_KFETCH(jj)                                                                          \
-    for (int e = 0; e < KPN; e++) {                                                            \
-        const int x = t + e * NT, kk = x / (D / 8), u = x % (D / 8);                           \
-        kpre[e] = x < BK * (D / 8) && (jj) + kk < kv_len                                       \
-                      ? *((__global const uint4 *)((__global const ushort *)k +                \
-                                                   ADDR(lay, LAY_K, b, g, (jj) + kk)) + u)     \
-                      : (uint4)(0u);                                                           \
-    }
-    uint4 kpre[KPN];
-    PF_KFETCH(0) /* tile 0 comes first in both orders */
-#endif
     for (int it = 0; it < ntile; it++) {
         /* one-pass: the sink tile, then from the last tile back (the work-group's last tile may
          * lie past some rows' diagonal: for them it is all masked and changes nothing) */
         const int tile = !onepass || it == 0 ? it : ntile - it;
         const int j0 = tile * BK;
         barrier(CLK_LOCAL_MEM_FENCE);
-#if PF_MMA && PF_KPF
-        {
-            __local uint *kh = (__local uint *)kvs;
-            #pragma unroll
-            for (int e = 0; e < KPN; e++) {
-                const int x = t + e * NT;
-                if (x < BK * (D / 8))
-                    *(__local uint4 *)(kh + (x / (D / 8)) * QP + 4 * (x % (D / 8))) = kpre[e];
-            }
-            if (it + 1 < ntile) {
-                const int jn = (!onepass ? it + 1 : ntile - it - 1) * BK;
-                PF_KFETCH(jn)
-            }
-        }
-#elif PF_MMA
+#if PF_MMA
         { /* the K tile as stored: 8 halves per uint4, rows at a pitch of QP uints */
             __local uint *kh = (__local uint *)kvs;
             for (int x = t; x < BK * (D / 8); x += NT) {
@@ -329,7 +284,6 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         /* cleared one tile ahead: this tile's flag is set before the max exchange, read after */
         if (t == 0) {
             kept_any[(it + 1) & 1] = 0;
-            tmask[(it + 1) & 1] = 0u;
             pmask = 0u; /* last read after the previous tile's last barrier */
         }
 #if PVW
@@ -423,14 +377,8 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             }
             red_m[sr + y][c8] = pm;
         }
-        if (kb[0] | kb[1]) {
+        if (kb[0] | kb[1])
             kept_any[it & 1] = 1;
-            const uint kk = kb[0] | kb[1]; /* bit x: key c8 + 8x */
-            if (vmask)
-                atomic_or(&tmask[it & 1], ((kk & 1u) << c8) | ((kk >> 1 & 1u) << (c8 + 8)) |
-                                              ((kk >> 2 & 1u) << (c8 + 16)) |
-                                              ((kk >> 3 & 1u) << (c8 + 24)));
-        }
         barrier(CLK_LOCAL_MEM_FENCE);
 #ifdef PF_DIAG_NOPV /* experiment: everything but P·V, to split the time */
         const int pv = 0;
@@ -462,13 +410,10 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
         }
 #else
         if (pv) { /* Q·Kᵀ is done everywhere: V takes K's place, only when some score passed */
-            const uint tm = vmask ? tmask[it & 1] : 0xffffffffu;
             for (int x = t; x < BK * D4; x += NT) {
                 const int kk = x / D4, d4 = x % D4;
-                if ((tm >> kk) & 1u)
-                    kvs[kk][d4] = j0 + kk < kv_len
-                                      ? LOAD_KV4(v, ADDR(lay, LAY_V, b, g, j0 + kk), d4)
-                                      : (float4)(0.0f);
+                kvs[kk][d4] = j0 + kk < kv_len ? LOAD_KV4(v, ADDR(lay, LAY_V, b, g, j0 + kk), d4)
+                                               : (float4)(0.0f);
             }
         }
 #endif
