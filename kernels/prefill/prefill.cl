@@ -119,6 +119,13 @@ inline float pf_half_round(float x)
 }
 #endif
 
+/* A pair thread's kept bits (bit x: key c8 + 8x) as bits of the tile's 32 keys. */
+inline uint pf_tile_bits(uint kept, int c8)
+{
+    return ((kept & 1u) << c8) | ((kept >> 1 & 1u) << (c8 + 8)) | ((kept >> 2 & 1u) << (c8 + 16)) |
+           ((kept >> 3 & 1u) << (c8 + 24));
+}
+
 /* Kept keys of query position i (bit positions shared by the GQA heads) for key group c8. */
 inline uint pf_union(__local const uint *bits, int i, int c8)
 {
@@ -192,9 +199,8 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
                         : (float4)(0.0f);
     }
 #endif
-    if (t == 0) {
+    if (t == 0)
         kept_any[0] = 0;
-    }
     const int c8 = t % 8, sr = 2 * (t / 8);
     const int op = onepass && pass == 1;
     /* The dropped mass is only read by post-softmax rows and exact SDC; elsewhere a dropped
@@ -464,14 +470,10 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
             bits[r][c8] = kept;
 #if PVM
             if (kept)
-                atomic_or(&pmask, ((kept & 1u) << c8) | ((kept >> 1 & 1u) << (c8 + 8)) |
-                                      ((kept >> 2 & 1u) << (c8 + 16)) |
-                                      ((kept >> 3 & 1u) << (c8 + 24)));
+                atomic_or(&pmask, pf_tile_bits(kept, c8));
 #elif PVW
             if (kept)
-                atomic_or(&rmask[r], ((kept & 1u) << c8) | ((kept >> 1 & 1u) << (c8 + 8)) |
-                                         ((kept >> 2 & 1u) << (c8 + 16)) |
-                                         ((kept >> 3 & 1u) << (c8 + 24)));
+                atomic_or(&rmask[r], pf_tile_bits(kept, c8));
 #endif
             kq |= kept;
             if (c8 == 0)
