@@ -50,7 +50,7 @@ typedef struct {
     bench_kernels bk;
     bench_data d;
     bench_run_info ri;
-    int reps, warmup, json;
+    int reps, warmup, json, block_tiles;
     float *dense_o; /* own dense output, the CLBlast baseline's yardstick */
 } run_state;
 
@@ -72,6 +72,7 @@ static int measure_own(run_state *rs, const tt_attn_params *p, double keep, benc
     r->keep = keep;
     r->k = p->mode == TT_MODE_TOPK ? p->k : 0;
     r->max_rel_err = -1;
+    r->block_frac = r->union_frac = NAN;
     fprintf(stderr, "bench: timing own %s", p->mode == TT_MODE_DENSE  ? "dense"
                                             : p->mode == TT_MODE_TOPK ? "top-k"
                                                                       : "Top-theta");
@@ -94,6 +95,12 @@ static int measure_own(run_state *rs, const tt_attn_params *p, double keep, benc
     }
     if (st == TT_SUCCESS)
         bench_work_compute(s, stats, &r->w);
+    if (st == TT_SUCCESS && s->q_len > 1 && rs->block_tiles > 0) {
+        if (p->mode == TT_MODE_DENSE)
+            r->block_frac = r->union_frac = 1.0;
+        else
+            st = bench_blocks(&rs->d, p, rs->block_tiles, &r->block_frac, &r->union_frac);
+    }
     free(stats);
     if (st != TT_SUCCESS) {
         fprintf(stderr, "error: bench: %s: %s\n", tt_status_name(st), bench_error());
@@ -111,6 +118,7 @@ static void measure_clblast(run_state *rs)
     r.impl = "clblast";
     r.mode = TT_MODE_DENSE;
     r.keep = -1;
+    r.block_frac = r.union_frac = NAN;
     fprintf(stderr, "bench: timing CLBlast dense (first use compiles CLBlast's kernels)...\n");
     tt_status st = bench_clblast_create(&rs->bk, &rs->d, &cb);
     if (st == TT_SUCCESS)
@@ -178,10 +186,11 @@ static void usage(void)
             "       [--lambda L] [--vmc] [--post exact|onepass]\n"
             "       [--keep F[,F...] [--calib pooled|mean] | --table FILE [--layer L]] [--k K]\n"
             "       [--compare] [--reps R] [--warmup W] [--seed S] [--hold delay|gate|none]\n"
-            "       [--json] [--device SEL]\n"
+            "       [--block-tiles T] [--json] [--device SEL]\n"
             "defaults: decode, theta, N 8192, 32 / 8 heads, D 128, f16, batch 1, keep 0.1,\n"
             "10 runs after 2 warm-ups, held by a delay kernel; --keep takes a list (one\n"
-            "configuration per fraction)\n");
+            "configuration per fraction); prefill: --block-tiles query tiles (default 64, 0 =\n"
+            "none) sampled on the host for the share of 16-key blocks holding a kept score\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -189,7 +198,8 @@ int cmd_bench(int argc, char **argv)
     static const char *const known[] = {
         "op",   "mode",  "len",   "heads", "kv-heads", "head-dim", "dtype",  "batch",
         "placement", "sdc", "lambda", "vmc", "post", "keep", "calib", "table", "layer", "k",
-        "compare", "reps", "warmup", "seed", "hold", "no-gate", "json", "device", "help", NULL};
+        "compare", "reps", "warmup", "seed", "hold", "no-gate", "json", "device", "help",
+        "block-tiles", NULL};
     static const char *const ops[] = {"decode", "prefill", NULL};
     static const char *const modes[] = {"dense", "topk", "theta", NULL};
     static const char *const dtypes[] = {"f32", "f16", NULL};
@@ -226,6 +236,7 @@ int cmd_bench(int argc, char **argv)
     const long warmup = cli_opt_long(argc, argv, "warmup", 2);
     const long layer = cli_opt_long(argc, argv, "layer", 0);
     const long kopt = cli_opt_long(argc, argv, "k", 0);
+    const long block_tiles = cli_opt_long(argc, argv, "block-tiles", 64);
     const double lambda = cli_opt_double(argc, argv, "lambda", 1.0);
     const char *bad = len < 1 || len > (1L << 24) ? "--len must be 1 .. 16777216"
                       : heads < 1 || kvh < 1      ? "--heads and --kv-heads must be >= 1"
@@ -236,6 +247,7 @@ int cmd_bench(int argc, char **argv)
                       : warmup < 0 || warmup > 100 ? "--warmup must be 0 .. 100"
                       : kopt < 0                  ? "--k must be >= 1"
                       : layer < 0                 ? "--layer must be >= 0"
+                      : block_tiles < 0 || block_tiles > 1000000 ? "--block-tiles must be 0 .. 1000000"
                                                   : NULL;
     if (bad) {
         fprintf(stderr, "error: bench: %s\n", bad);
@@ -288,6 +300,7 @@ int cmd_bench(int argc, char **argv)
     rs.reps = (int)reps;
     rs.warmup = (int)warmup;
     rs.json = json;
+    rs.block_tiles = (int)block_tiles;
     tt_attn_shape s = {(int)batch, (int)heads, (int)kvh, (int)hd, prefill ? (int)len : 1, (int)len,
                        (tt_dtype)dtype};
     uint64_t seed = (uint64_t)cli_opt_long(argc, argv, "seed", 1234);
@@ -302,7 +315,8 @@ int cmd_bench(int argc, char **argv)
         rs.bk.hold = (bench_hold)hold;
         fprintf(stderr, "bench: generating the workload (%zu MiB of K/V)...\n",
                 (size_t)2 * batch * kvh * len * hd * (dtype == TT_DTYPE_F16 ? 2 : 4) >> 20);
-        st = bench_data_create(rs.ctx, &s, seed, 0, &rs.d);
+        /* prefill keeps the host K for the block occupancy (8K: 16 MiB) */
+        st = bench_data_create(rs.ctx, &s, seed, prefill && block_tiles > 0, &rs.d);
     }
     if (st == TT_SUCCESS && want_tables && !loaded) {
         bench_samples smp;

@@ -3,6 +3,7 @@
  * It also holds the attention-option and runner setup that `generate` shares (cli_model_params,
  * cli_model_runner), so both subcommands accept the same mode options with the same meaning. */
 #include "commands.h"
+#include "common/blocks.h"
 #include "model/model.h"
 #include <math.h>
 #include <stdlib.h>
@@ -150,7 +151,8 @@ static void jnum(const char *key, double v, const char *sep)
         printf("\"%s\":null%s", key, sep);
 }
 
-static void report(const tm_eval_result *r, int json, int verbose, double secs)
+static void report(const tm_eval_result *r, int json, int verbose, double secs,
+                   const tt_blk_observer *blocks)
 {
     if (json) {
         printf("{");
@@ -162,7 +164,11 @@ static void report(const tm_eval_result *r, int json, int verbose, double secs)
         jnum("vrow_frac", r->vrow_frac, ",");
         printf("\"tokens\":%ld,\"seqs\":%d,", r->tokens, r->seqs);
         jnum("dense_ppl", exp(r->dense_nll), ",");
-        jnum("seconds", secs, verbose ? "," : "");
+        jnum("seconds", secs, verbose || blocks ? "," : "");
+        if (blocks) {
+            cli_blocks_report(blocks, 1);
+            printf("%s", verbose ? "," : "");
+        }
         if (verbose) {
             printf("\"layers\":[");
             for (int l = 0; l < r->n_layers; l++) {
@@ -194,6 +200,8 @@ static void report(const tm_eval_result *r, int json, int verbose, double secs)
                    l, e->kept_frac, e->vrow_frac, (unsigned long long)e->stats.kept,
                    (unsigned long long)e->stats.vrows, (unsigned long long)e->stats.rows);
         }
+    if (blocks)
+        cli_blocks_report(blocks, 0);
 }
 
 static void usage(void)
@@ -205,14 +213,17 @@ static void usage(void)
             "       [--sdc none|exact|exp-threshold|offline]\n"
             "       [--lambda L] [--vmc] [--post exact|onepass] [--kv f32|f16] [--chunk N]\n"
             "       [--max-seqs N] [--json] [--verbose] [--device SEL]\n"
-            "       [--backend device|reference]\n"
+            "       [--backend device|reference] [--blocks]\n"
             "--layer-k (topk): k per layer over --k, e.g. the choice of calibrate --budget;\n"
             "a layer with k 0 (or without --k and not listed) stays dense.\n"
             "--text (GGUF models): the file tokenised by the model's tokenizer, cut into windows\n"
             "of --ctx tokens (default: the model's context) starting every --stride tokens\n"
             "(default: --ctx, disjoint); later windows score only their last stride tokens, so\n"
             "each token is scored once (strided perplexity). --range A:B takes the part of the\n"
-            "file between byte fractions A and B, cut on a token boundary (0:0.8, 0.8:1).\n");
+            "file between byte fractions A and B, cut on a token boundary (0:0.8, 0.8:1).\n"
+            "--blocks: also count the (query tile x 16-key block) pieces of the prefill kernel\n"
+            "that hold a kept score of the mode (what a tensor-core P.V still multiplies),\n"
+            "per layer, on the host (slow: every score row again).\n");
 }
 
 int cmd_eval(int argc, char **argv)
@@ -221,7 +232,7 @@ int cmd_eval(int argc, char **argv)
                                         "placement", "sdc", "lambda", "vmc", "post", "kv",
                                         "chunk", "max-seqs", "json", "verbose", "device",
                                         "backend", "text", "ctx", "stride", "range", "help",
-                                        NULL};
+                                        "blocks", NULL};
     if (cli_flag(argc, argv, "help")) {
         usage();
         return 0;
@@ -247,6 +258,7 @@ int cmd_eval(int argc, char **argv)
     tt_context *ctx = NULL;
     tm_runner *r = NULL;
     tt_attn_params *params = NULL;
+    tt_blk_observer *blocks = NULL;
     int rc = 1;
     tt_status st = tm_model_open(mpath, &m, msg, sizeof msg); /* llama2.c or GGUF */
     if (st != TT_SUCCESS) {
@@ -270,6 +282,13 @@ int cmd_eval(int argc, char **argv)
         goto done;
     if ((rc = cli_model_runner(argc, argv, m, 1, (int)chunk, &ctx, &r)) != 0)
         goto done;
+    if (cli_flag(argc, argv, "blocks")) {
+        if (!(blocks = tt_blk_observer_create(m->cfg.n_layers, params)) ||
+            tm_runner_set_observer(r, tt_blk_observe, blocks) != TT_SUCCESS) {
+            fprintf(stderr, "error: --blocks: out of host memory\n");
+            goto done;
+        }
+    }
     tm_eval_config ec = {params, (int)chunk, (int)max_seqs, verbose ? progress : NULL, NULL};
     tm_eval_result res;
     struct timespec t0, t1;
@@ -281,11 +300,13 @@ int cmd_eval(int argc, char **argv)
         rc = 1;
         goto done;
     }
-    report(&res, json, verbose, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec));
+    report(&res, json, verbose, (double)(t1.tv_sec - t0.tv_sec) + 1e-9 * (t1.tv_nsec - t0.tv_nsec),
+           blocks);
     tm_eval_result_free(&res);
     rc = 0;
 done:
     tm_runner_destroy(r);
+    tt_blk_observer_destroy(blocks);
     tt_context_destroy(ctx);
     tt_table_destroy(table);
     free(params);

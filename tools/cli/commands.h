@@ -46,6 +46,11 @@ int cli_model_params(int argc, char **argv, int n_layers, tt_attn_params *params
 int cli_model_runner(int argc, char **argv, const struct tm_model *m, int collect_stats,
                      int max_chunk, tt_context **ctx, struct tm_runner **runner);
 
+/* `toptheta eval --blocks` (eval_blocks.c): the counts of a tools/common/blocks.h observer per
+ * layer, as text, or with json as a "blocks" member of the eval's object (no braces around it). */
+struct tt_blk_observer;
+void cli_blocks_report(const struct tt_blk_observer *b, int json);
+
 /* Text mode (cli_text.c). Each returns 0 on success, else an exit code after a message.
  * --range A:B → byte fractions (default 0:1). */
 struct tm_tokens;

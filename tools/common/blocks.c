@@ -1,0 +1,216 @@
+/* blocks.c — kept-block occupancy of causal prefill tiles (blocks.h): the share of tensor-core
+ * P·V blocks that a Top-θ tile must still multiply, measured on host score rows (a model's through
+ * the runner observer here, for `toptheta eval --blocks`; the synthetic workload's in
+ * tools/bench/bench_blocks.c). */
+#include "blocks.h"
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+int tt_blk_tile_positions(int group) { return group >= 32 ? 1 : 32 / group; }
+
+void tt_blk_add_tile(tt_blk_counts *c, int nrows, const int *n, const unsigned char *kept,
+                     size_t stride)
+{
+    int nmax = 0;
+    for (int r = 0; r < nrows; r++)
+        if (n[r] > nmax)
+            nmax = n[r];
+    /* Keys some row kept, then blocks of 16 and 32 over that union. */
+    int bk16 = 0, bk32 = 0, any16 = 0, any32 = 0;
+    for (int j = 0; j < nmax; j++) {
+        int any = 0;
+        for (int r = 0; r < nrows && !any; r++)
+            any = j < n[r] && kept[(size_t)r * stride + j];
+        c->keys += 1;
+        c->keys_kept += any;
+        any16 |= any, any32 |= any;
+        if ((j + 1) % TT_BLK_KEYS == 0 || j + 1 == nmax) {
+            bk16 += any16;
+            c->blocks += 1;
+            any16 = 0;
+        }
+        if ((j + 1) % 32 == 0 || j + 1 == nmax) {
+            bk32 += any32;
+            c->tiles += 1;
+            any32 = 0;
+        }
+    }
+    c->blocks_kept += bk16;
+    c->tiles_kept += bk32;
+    for (int r = 0; r < nrows; r++) {
+        c->pairs += n[r];
+        for (int j = 0; j < n[r]; j++)
+            c->kept += kept[(size_t)r * stride + j] != 0;
+    }
+}
+
+/* The t-th smallest of a[0..n) (a is reordered): Hoare-partition quickselect. */
+static double kth_smallest(double *a, int n, int t)
+{
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        double pivot = a[lo + (hi - lo) / 2];
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot)
+                i++;
+            while (a[j] > pivot)
+                j--;
+            if (i <= j) {
+                double x = a[i];
+                a[i++] = a[j];
+                a[j--] = x;
+            }
+        }
+        if (t <= j)
+            hi = j;
+        else if (t >= i)
+            lo = i;
+        else
+            break;
+    }
+    return a[t];
+}
+
+tt_status tt_blk_row_kept(const tt_attn_params *p, int k_eff, int head, int n, const double *s,
+                          unsigned char *kept, double *work)
+{
+    if (p->mode == TT_MODE_DENSE || k_eff <= 0 || n <= k_eff) {
+        memset(kept, 1, (size_t)n);
+        return TT_SUCCESS;
+    }
+    if (p->mode == TT_MODE_TOPK) { /* the k largest (ties at the k-th all kept) */
+        memcpy(work, s, (size_t)n * sizeof *work);
+        double cut = kth_smallest(work, n, n - k_eff);
+        for (int j = 0; j < n; j++)
+            kept[j] = s[j] >= cut;
+        return TT_SUCCESS;
+    }
+    float th = 0;
+    tt_status st = tt_table_lookup(p->table, p->layer, head, n, &th, NULL);
+    if (st != TT_SUCCESS)
+        return st;
+    double m = -INFINITY, z = 0;
+    for (int j = 0; j < n; j++)
+        m = s[j] > m ? s[j] : m;
+    if (p->placement == TT_PLACE_POST)
+        for (int j = 0; j < n; j++)
+            z += exp(s[j] - m);
+    for (int j = 0; j < n; j++)
+        kept[j] = p->placement == TT_PLACE_PRE   ? s[j] > th
+                  : p->placement == TT_PLACE_REL ? s[j] - m > th
+                                                 : exp(s[j] - m) / z > th;
+    return TT_SUCCESS;
+}
+
+int tt_blk_k_eff(const tt_attn_params *p)
+{
+    int k = 0;
+    if (p->mode == TT_MODE_TOPK || (p->mode == TT_MODE_THETA && p->k > 0))
+        return p->k;
+    if (p->mode == TT_MODE_THETA && p->table)
+        tt_table_get_layer_k(p->table, p->layer, &k);
+    return k;
+}
+
+void tt_blk_merge(tt_blk_counts *a, const tt_blk_counts *b)
+{
+    a->pairs += b->pairs, a->kept += b->kept;
+    a->blocks += b->blocks, a->blocks_kept += b->blocks_kept;
+    a->tiles += b->tiles, a->tiles_kept += b->tiles_kept;
+    a->keys += b->keys, a->keys_kept += b->keys_kept;
+}
+
+struct tt_blk_observer {
+    const tt_attn_params *params;
+    int L, cap_rows, cap_len;
+    tt_blk_counts *layer;
+    double *s, *work;
+    unsigned char *kept;
+    int *n;
+};
+
+tt_blk_observer *tt_blk_observer_create(int n_layers, const tt_attn_params *params)
+{
+    tt_blk_observer *b = calloc(1, sizeof *b);
+    if (!b || !(b->layer = calloc((size_t)n_layers, sizeof *b->layer))) {
+        free(b);
+        return NULL;
+    }
+    b->params = params;
+    b->L = n_layers;
+    return b;
+}
+
+void tt_blk_observer_destroy(tt_blk_observer *b)
+{
+    if (!b)
+        return;
+    free(b->layer);
+    free(b->s);
+    free(b->work);
+    free(b->kept);
+    free(b->n);
+    free(b);
+}
+
+/* Scratch for tiles of `rows` rows of up to `len` keys. */
+static int reserve(tt_blk_observer *b, int rows, int len)
+{
+    if (rows <= b->cap_rows && len <= b->cap_len && b->n)
+        return 0;
+    free(b->s), free(b->work), free(b->kept), free(b->n);
+    b->cap_rows = rows > b->cap_rows ? rows : b->cap_rows;
+    b->cap_len = len > b->cap_len ? len : b->cap_len;
+    rows = b->cap_rows, len = b->cap_len;
+    b->s = malloc(sizeof *b->s * (size_t)len);
+    b->work = malloc(sizeof *b->work * (size_t)len);
+    b->kept = malloc((size_t)rows * len);
+    b->n = malloc(sizeof *b->n * (size_t)rows);
+    return b->s && b->work && b->kept && b->n ? 0 : -1;
+}
+
+int tt_blk_observe(void *user, int l, int H, int G, int d, int T, int p0, const float *q,
+                   const float *k)
+{
+    tt_blk_observer *b = user;
+    if (l < 0 || l >= b->L || G < 1 || H % G != 0)
+        return TT_INVALID_VALUE;
+    const tt_attn_params *p = &b->params[l];
+    const int group = H / G, bq = tt_blk_tile_positions(group), len = p0 + T;
+    const int k_eff = tt_blk_k_eff(p);
+    const double scale = p->scale > 0 ? p->scale : 1.0 / sqrt((double)d);
+    if (reserve(b, bq * group, len) != 0)
+        return TT_OUT_OF_HOST_MEMORY;
+    for (int g = 0; g < G; g++)
+        for (int t0 = 0; t0 < T; t0 += bq) {
+            int rows = 0;
+            for (int i = t0; i < T && i < t0 + bq; i++)
+                for (int h = g * group; h < (g + 1) * group; h++, rows++) {
+                    const float *qr = q + ((size_t)h * T + i) * d;
+                    int n = p0 + i + 1;
+                    for (int j = 0; j < n; j++) {
+                        const float *kr = k + ((size_t)g * len + j) * d;
+                        double acc = 0;
+                        for (int e = 0; e < d; e++)
+                            acc += (double)qr[e] * kr[e];
+                        b->s[j] = acc * scale;
+                    }
+                    b->n[rows] = n;
+                    tt_status st = tt_blk_row_kept(p, k_eff, h, n, b->s,
+                                                   b->kept + (size_t)rows * len, b->work);
+                    if (st != TT_SUCCESS)
+                        return st;
+                }
+            tt_blk_add_tile(&b->layer[l], rows, b->n, b->kept, (size_t)len);
+        }
+    return 0;
+}
+
+int tt_blk_observer_layers(const tt_blk_observer *b) { return b->L; }
+
+const tt_blk_counts *tt_blk_observer_layer(const tt_blk_observer *b, int layer)
+{
+    return &b->layer[layer];
+}
