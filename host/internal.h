@@ -113,6 +113,12 @@ tt_status tt__create_kernel(tt_context *ctx, cl_program program, const char *nam
 int tt__table_n_layers(const tt_table *t);
 int tt__table_n_heads(const tt_table *t);
 int tt__table_has_dhat(const tt_table *t);
+/* θ (and D̂ when dhat != NULL) of (layer, head) at the row lengths n0, n0 + 1, ..., n0 + count − 1,
+ * the values tt_table_lookup gives, by one walk along the curve (a prefill chunk needs one per
+ * row: 8K rows × 32 heads took ~5 ms of host time by separate lookups). n0 >= 1. Returns
+ * TT_ERR_TABLE_RANGE like the lookup (the message recorded). */
+tt_status tt__table_fill(const tt_table *t, int layer, int head, int n0, int count, float *theta,
+                         float *dhat);
 
 /* Validation shared by the device and reference paths (attention_validate.c). */
 tt_status tt__validate_shape_params(const tt_context *ctx, const tt_attn_shape *shape,

@@ -193,6 +193,45 @@ tt_status tt_table_lookup(const tt_table *t, int layer, int head, int n, float *
     return TT_SUCCESS;
 }
 
+/* interp at consecutive n: lo only moves forward, so the walk costs O(count + samples) and lands on
+ * the same (lo, hi) pair as interp's binary search (ns strictly increasing). */
+static void fill_curve(const int *ns, const float *y, int samples, int n0, int count, float *out)
+{
+    int lo = 0;
+    for (int i = 0; i < count; i++) {
+        const int n = n0 + i;
+        if (n <= ns[0] || n >= ns[samples - 1]) {
+            out[i] = n <= ns[0] ? y[0] : y[samples - 1];
+            continue;
+        }
+        while (ns[lo + 1] <= n)
+            lo++;
+        if (ns[lo] == n) {
+            out[i] = y[lo];
+            continue;
+        }
+        double f = (double)(n - ns[lo]) / (double)(ns[lo + 1] - ns[lo]);
+        out[i] = (float)((1.0 - f) * y[lo] + f * y[lo + 1]);
+    }
+}
+
+tt_status tt__table_fill(const tt_table *t, int layer, int head, int n0, int count, float *theta,
+                         float *dhat)
+{
+    float th0;
+    tt_status st = tt_table_lookup(t, layer, head, n0, &th0, NULL); /* the range checks */
+    if (st != TT_SUCCESS || count <= 0)
+        return st;
+    const tt__curve *c = curve_at(t, layer, head);
+    fill_curve(c->ns, c->theta, c->count, n0, count, theta);
+    if (dhat && c->dhat)
+        fill_curve(c->ns, c->dhat, c->count, n0, count, dhat);
+    else if (dhat)
+        for (int i = 0; i < count; i++)
+            dhat[i] = NAN;
+    return TT_SUCCESS;
+}
+
 int tt__table_n_layers(const tt_table *t) { return t->meta.n_layers; }
 int tt__table_n_heads(const tt_table *t) { return t->meta.n_heads; }
 

@@ -23,18 +23,14 @@ tt_status tt__row_thresholds(tt_context *ctx, const tt_attn_shape *s, const tt_a
     const int p0 = s->kv_len - s->q_len;
     const int want_dhat = p->sdc == TT_SDC_OFFLINE;
     for (int h = 0; h < s->n_heads; h++) {
-        for (int i = 0; i < s->q_len; i++) {
-            float th = 0.0f, dh = 0.0f;
-            tt_status st = tt_table_lookup(p->table, p->layer, h, p0 + i + 1, &th,
-                                           want_dhat ? &dh : NULL);
-            if (st != TT_SUCCESS) {
-                free(*theta);
-                free(*dhat);
-                *theta = *dhat = NULL;
-                return tt__fail(ctx, st, "attention: %s", tt_last_error(NULL));
-            }
-            (*theta)[(size_t)h * s->q_len + i] = th;
-            (*dhat)[(size_t)h * s->q_len + i] = dh;
+        const size_t at = (size_t)h * s->q_len;
+        tt_status st = tt__table_fill(p->table, p->layer, h, p0 + 1, s->q_len, *theta + at,
+                                      want_dhat ? *dhat + at : NULL);
+        if (st != TT_SUCCESS) {
+            free(*theta);
+            free(*dhat);
+            *theta = *dhat = NULL;
+            return tt__fail(ctx, st, "attention: %s", tt_last_error(NULL));
         }
     }
     return TT_SUCCESS;

@@ -2,7 +2,9 @@
  * them (linear interpolation) and outside them (end values held), and argument checking. No
  * device is needed. */
 #include "support.h"
+#include "internal.h"
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 static tt_table_meta small_meta(void)
@@ -168,6 +170,46 @@ START_TEST(test_lookup_errors)
 }
 END_TEST
 
+/* The per-chunk walk (tt__table_fill) gives exactly the lookup's values: random curves, starts
+ * before, inside and past the samples, with and without D-hat. */
+START_TEST(test_fill_matches_lookup)
+{
+    unsigned st = tt_test_seed() + 3;
+    tt_table_meta m = small_meta();
+    tt_table *t = NULL;
+    ck_assert_int_eq(tt_table_create(&m, &t), TT_SUCCESS);
+    int ns[40];
+    float th[40], dh[40], a[700], b[700], lt, ld;
+    for (int round = 0; round < 20; round++) {
+        const int count = 1 + (int)tt_test_uniform(&st, 0, 39.99f);
+        int n = (int)tt_test_uniform(&st, 1, 50);
+        for (int i = 0; i < count; i++) {
+            ns[i] = n;
+            n += 1 + (int)tt_test_uniform(&st, 0, 30);
+            th[i] = tt_test_uniform(&st, -3, 3);
+            dh[i] = tt_test_uniform(&st, 0, 5);
+        }
+        ck_assert_int_eq(tt_table_set_curve(t, 1, 3, count, ns, th, round % 2 ? dh : NULL),
+                         TT_SUCCESS);
+        const int n0 = 1 + (int)tt_test_uniform(&st, 0, (float)n), len = 1 + round * 30;
+        memset(a, 0xff, sizeof a), memset(b, 0xff, sizeof b); /* poisoned: NaN bits */
+        ck_assert_int_eq(tt__table_fill(t, 1, 3, n0, len, a, b), TT_SUCCESS);
+        for (int i = 0; i < len; i++) {
+            ck_assert_int_eq(tt_table_lookup(t, 1, 3, n0 + i, &lt, &ld), TT_SUCCESS);
+            ck_assert_msg(memcmp(&a[i], &lt, 4) == 0, "n %d: fill %.9g, lookup %.9g", n0 + i,
+                          a[i], lt);
+            ck_assert(round % 2 ? memcmp(&b[i], &ld, 4) == 0 : isnan(b[i]) && isnan(ld));
+        }
+        ck_assert(a[len] != a[len]); /* nothing written past the range */
+    }
+    /* range errors as the lookup reports them */
+    ck_assert_int_eq(tt__table_fill(t, 0, 1, 10, 5, a, NULL), TT_ERR_TABLE_RANGE);
+    ck_assert_int_eq(tt__table_fill(t, 1, 4, 10, 5, a, NULL), TT_ERR_TABLE_RANGE);
+    ck_assert_int_eq(tt__table_fill(t, 1, 3, 0, 5, a, NULL), TT_ERR_TABLE_RANGE);
+    tt_table_destroy(t);
+}
+END_TEST
+
 START_TEST(test_bad_arguments)
 {
     tt_table_meta m = small_meta();
@@ -219,6 +261,7 @@ static Suite *table_suite(void)
     tcase_add_test(tc, test_lookup_extrapolation);
     tcase_add_test(tc, test_lookup_errors);
     tcase_add_test(tc, test_bad_arguments);
+    tcase_add_test(tc, test_fill_matches_lookup);
     suite_add_tcase(s, tc);
     return s;
 }
