@@ -3,6 +3,7 @@
  * length (tt_synth_table takes one k). θ at a length pools the W rows ending there in B sample
  * sequences: a θ estimated from few rows keeps too much when the row max varies (rel/post). */
 #include "bench.h"
+#include "reference_row.h"
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -51,36 +52,6 @@ void bench_samples_destroy(bench_samples *smp)
     free(smp->q);
     free(smp->k);
     memset(smp, 0, sizeof *smp);
-}
-
-/* Hoare-partition quickselect: afterwards a[t] is the (t+1)-th smallest and a[0..t] are the t+1
- * smallest, which is all the calibration needs (θ and the weight below it). */
-static double select_kth(double *a, int n, int t)
-{
-    int lo = 0, hi = n - 1;
-    while (lo < hi) {
-        double x = a[lo], y = a[(lo + hi) / 2], z = a[hi];
-        double pivot = x < y ? (y < z ? y : (x < z ? z : x)) : (x < z ? x : (y < z ? z : y));
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot)
-                i++;
-            while (a[j] > pivot)
-                j--;
-            if (i <= j) {
-                double tmp = a[i];
-                a[i++] = a[j];
-                a[j--] = tmp;
-            }
-        }
-        if (t <= j)
-            hi = j;
-        else if (t >= i)
-            lo = i;
-        else
-            break;
-    }
-    return a[t];
 }
 
 typedef struct {
@@ -199,12 +170,12 @@ static void *cal_worker(void *arg)
                 } else if (j->pooled) {
                     /* θ = the (Σk+1)-th largest of the rows together: they keep Σk in all */
                     memcpy(pool, xs, sizeof *pool * (size_t)total);
-                    th = select_kth(pool, (int)total, (int)(total - 1 - want));
+                    th = tt__ref_kth_largest(pool, (int)total, (int)want + 1);
                 } else {
-                    /* the mean of each row's (k+1)-th largest, the (n−k)-th smallest */
+                    /* the mean of each row's (k+1)-th largest */
                     for (int r = 0; r < nr; r++) {
                         memcpy(pool, rows[r].x, sizeof *pool * (size_t)rows[r].n);
-                        th += select_kth(pool, rows[r].n, rows[r].n - 1 - rows[r].kn) / nr;
+                        th += tt__ref_kth_largest(pool, rows[r].n, rows[r].kn + 1) / nr;
                     }
                 }
                 for (int r = 0; r < nr && !all; r++)

@@ -3,6 +3,7 @@
  * the runner observer here, for `toptheta eval --blocks`; the synthetic workload's in
  * tools/bench/bench_blocks.c). */
 #include "blocks.h"
+#include "reference_row.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,34 +46,6 @@ void tt_blk_add_tile(tt_blk_counts *c, int nrows, const int *n, const unsigned c
     }
 }
 
-/* The t-th smallest of a[0..n) (a is reordered): Hoare-partition quickselect. */
-static double kth_smallest(double *a, int n, int t)
-{
-    int lo = 0, hi = n - 1;
-    while (lo < hi) {
-        double pivot = a[lo + (hi - lo) / 2];
-        int i = lo, j = hi;
-        while (i <= j) {
-            while (a[i] < pivot)
-                i++;
-            while (a[j] > pivot)
-                j--;
-            if (i <= j) {
-                double x = a[i];
-                a[i++] = a[j];
-                a[j--] = x;
-            }
-        }
-        if (t <= j)
-            hi = j;
-        else if (t >= i)
-            lo = i;
-        else
-            break;
-    }
-    return a[t];
-}
-
 tt_status tt_blk_row_kept(const tt_attn_params *p, int k_eff, int head, int n, const double *s,
                           unsigned char *kept, double *work)
 {
@@ -80,9 +53,9 @@ tt_status tt_blk_row_kept(const tt_attn_params *p, int k_eff, int head, int n, c
         memset(kept, 1, (size_t)n);
         return TT_SUCCESS;
     }
-    if (p->mode == TT_MODE_TOPK) { /* the k largest (ties at the k-th all kept) */
+    if (p->mode == TT_MODE_TOPK) { /* the k largest (ties at the k-th all kept, as the library) */
         memcpy(work, s, (size_t)n * sizeof *work);
-        double cut = kth_smallest(work, n, n - k_eff);
+        double cut = tt__ref_kth_largest(work, n, k_eff);
         for (int j = 0; j < n; j++)
             kept[j] = s[j] >= cut;
         return TT_SUCCESS;
