@@ -26,13 +26,30 @@ START_TEST(tile_counts_are_exact)
     ck_assert(c.keys == 40 && c.keys_kept == 2);
     ck_assert(c.blocks == 3 && c.blocks_kept == 2); /* [0,16) [16,32) [32,40) */
     ck_assert(c.tiles == 2 && c.tiles_kept == 2);   /* [0,32) [32,40) */
+    ck_assert(c.compact == 2);                      /* one kept key per tile: a block each */
     /* a key kept by both rows counts once in the union */
     kept[48 + 3] = 1;
     tt_blk_counts d = {0};
     tt_blk_add_tile(&d, 2, n, kept, 48);
     ck_assert(d.kept == 3 && d.keys_kept == 2 && d.blocks_kept == 2);
+    /* 17 kept keys in one 32-key tile need two packed blocks, 16 one */
+    unsigned char k17[32] = {0};
+    int n32 = 32;
+    memset(k17, 1, 17);
+    tt_blk_counts e = {0};
+    tt_blk_add_tile(&e, 1, &n32, k17, 32);
+    ck_assert(e.compact == 2 && e.blocks_kept == 2);
+    k17[16] = 0;
+    memset(&e, 0, sizeof e);
+    tt_blk_add_tile(&e, 1, &n32, k17, 32);
+    ck_assert(e.compact == 1 && e.blocks_kept == 1);
+    k17[0] = 0, k17[20] = 1; /* 16 keys over both halves: two blocks, packed into one */
+    memset(&e, 0, sizeof e);
+    tt_blk_add_tile(&e, 1, &n32, k17, 32);
+    ck_assert(e.keys_kept == 16 && e.compact == 1 && e.blocks_kept == 2);
     tt_blk_merge(&c, &d);
     ck_assert(c.pairs == 120 && c.kept == 5 && c.blocks == 6 && c.blocks_kept == 4);
+    ck_assert(c.compact == 4);
     ck_assert_int_eq(tt_blk_tile_positions(4), 8);
     ck_assert_int_eq(tt_blk_tile_positions(3), 10);
     ck_assert_int_eq(tt_blk_tile_positions(32), 1);
@@ -133,20 +150,21 @@ START_TEST(bench_estimate_on_synthetic_data)
     ck_assert_int_eq(bench_data_create(NULL, &s, tt_test_seed(), 1, &d), TT_SUCCESS);
     tt_attn_params p;
     tt_attn_params_init(&p);
-    double bf = -1, uf = -1;
-    ck_assert_int_eq(bench_blocks(&d, &p, 16, &bf, &uf), TT_SUCCESS);
-    ck_assert(bf == 1.0 && uf == 1.0); /* dense multiplies every block */
+    bench_block_fracs f = {-1, -1, -1};
+    ck_assert_int_eq(bench_blocks(&d, &p, 16, &f), TT_SUCCESS);
+    ck_assert(f.block == 1.0 && f.keys == 1.0 && f.packed == 1.0); /* dense: every block */
     p.mode = TT_MODE_TOPK;
     p.k = 1; /* one key per row: a tile of 32 rows keeps at most 32 of its keys */
-    ck_assert_int_eq(bench_blocks(&d, &p, 16, &bf, &uf), TT_SUCCESS);
-    printf("# top-1: block_frac %.4f union_frac %.4f\n", bf, uf);
-    ck_assert(bf > 0 && bf < 1 && uf > 0 && uf < 0.25);
+    ck_assert_int_eq(bench_blocks(&d, &p, 16, &f), TT_SUCCESS);
+    printf("# top-1: block_frac %.4f union_frac %.4f packed %.4f\n", f.block, f.keys, f.packed);
+    ck_assert(f.block > 0 && f.block < 1 && f.keys > 0 && f.keys < 0.25);
+    ck_assert(f.packed > 0 && f.packed <= f.block);
     bench_data_destroy(&d);
     /* decode has no tiles to count */
     tt_attn_shape ds = {1, 8, 2, 32, 1, 300, TT_DTYPE_F32};
     ck_assert_int_eq(bench_data_create(NULL, &ds, 5, 1, &d), TT_SUCCESS);
-    ck_assert_int_eq(bench_blocks(&d, &p, 16, &bf, &uf), TT_SUCCESS);
-    ck_assert(isnan(bf) && isnan(uf));
+    ck_assert_int_eq(bench_blocks(&d, &p, 16, &f), TT_SUCCESS);
+    ck_assert(isnan(f.block) && isnan(f.keys) && isnan(f.packed));
     bench_data_destroy(&d);
 }
 END_TEST

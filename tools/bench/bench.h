@@ -48,11 +48,14 @@ void bench_work_compute(const tt_attn_shape *s, const uint32_t *stats, bench_wor
 int bench_topk_k(const tt_attn_shape *s, double keep);
 
 /* Kept-block occupancy of a prefill call with params p (tools/common/blocks.h) over n_tiles query
- * tiles spread over the workload: the share of (tile, 16-key block) pieces with a kept score and
- * of (tile, key) pieces some row of the tile kept. Needs the host K (keep_host); NAN for decode or
- * without it. */
+ * tiles spread over the workload: the share of (tile, 16-key block) pieces with a kept score, of
+ * (tile, key) pieces some row of the tile kept, and of 16-key blocks left when each 32-key tile's
+ * kept keys are packed together. Needs the host K (keep_host); NAN for decode or without it. */
+typedef struct bench_block_fracs {
+    double block, keys, packed;
+} bench_block_fracs;
 tt_status bench_blocks(const bench_data *d, const tt_attn_params *p, int n_tiles,
-                       double *block_frac, double *union_frac);
+                       bench_block_fracs *f);
 
 /* ---- calibration (bench_calib.c) ------------------------------------------------------------- */
 /* Separate synthetic samples of a workload's shape: for decode a few sequences at the same n
@@ -161,7 +164,7 @@ typedef struct bench_result {
     bench_timing t;
     bench_work w;
     double max_rel_err; /* against own dense; < 0 when not checked */
-    double block_frac, union_frac; /* prefill: bench_blocks on sampled tiles; else NAN */
+    bench_block_fracs blk; /* prefill: bench_blocks on sampled tiles; else NAN */
 } bench_result;
 
 void bench_print_header(FILE *f, const bench_run_info *ri);

@@ -6,11 +6,11 @@
 #include <math.h>
 #include <stdlib.h>
 
-tt_status bench_blocks(const bench_data *d, const tt_attn_params *p, int n_tiles, double *block_frac,
-                       double *union_frac)
+tt_status bench_blocks(const bench_data *d, const tt_attn_params *p, int n_tiles,
+                       bench_block_fracs *f)
 {
     const tt_attn_shape *s = &d->s;
-    *block_frac = *union_frac = NAN;
+    f->block = f->keys = f->packed = NAN;
     if (!d->q || !d->k || s->q_len < 2)
         return TT_SUCCESS; /* decode, or no host copy of K: nothing to estimate */
     const int G = s->n_kv_heads, group = s->n_heads / G, D = s->head_dim, KL = s->kv_len;
@@ -48,8 +48,9 @@ tt_status bench_blocks(const bench_data *d, const tt_attn_params *p, int n_tiles
             tt_blk_add_tile(&c, rows, n, kept, (size_t)KL);
     }
     if (st == TT_SUCCESS && c.blocks > 0) {
-        *block_frac = c.blocks_kept / c.blocks;
-        *union_frac = c.keys_kept / c.keys;
+        f->block = c.blocks_kept / c.blocks;
+        f->keys = c.keys_kept / c.keys;
+        f->packed = c.compact / c.blocks;
     }
     free(sc), free(work), free(kept), free(n);
     return st == TT_SUCCESS ? st : bench_fail(st, "block occupancy: %s", tt_status_name(st));

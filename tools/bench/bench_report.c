@@ -83,10 +83,10 @@ void bench_print_row(FILE *f, const bench_run_info *ri, const bench_result *r)
             r->impl, mode_name(r->mode), keep, k, r->t.median_ms, r->t.wall_ms, x.speedup,
             x.speedup_bound, r->w.kept_frac, r->w.vrow_frac, x.gbps, x.gflops,
             100.0 * x.copy_frac);
-    if (isfinite(r->block_frac))
+    if (isfinite(r->blk.block))
         fprintf(f, "         (sampled tiles: %.3f of 16-key blocks hold a kept score, a tile's "
-                   "rows keep %.3f of its keys together)\n",
-                r->block_frac, r->union_frac);
+                   "rows keep %.3f of its keys together, packed into %.3f of the blocks)\n",
+                r->blk.block, r->blk.keys, r->blk.packed);
     fflush(f);
 }
 
@@ -141,8 +141,9 @@ void bench_print_json(FILE *f, const bench_run_info *ri, const bench_result *r)
     json_num(f, "copy_frac", x.copy_frac, 0);
     json_num(f, "kept_frac", r->w.kept_frac, 0);
     json_num(f, "vrow_frac", r->w.vrow_frac, 0);
-    json_num(f, "block_frac", r->block_frac, 0);
-    json_num(f, "union_frac", r->union_frac, 0);
+    json_num(f, "block_frac", r->blk.block, 0);
+    json_num(f, "union_frac", r->blk.keys, 0);
+    json_num(f, "packed_frac", r->blk.packed, 0);
     json_num(f, "speedup_vs_dense", x.speedup, 0);
     json_num(f, "speedup_bound", x.speedup_bound, 0);
     json_num(f, "bound_ms", x.bound_ms >= 0 ? x.bound_ms : NAN, 0);

@@ -72,7 +72,7 @@ static int measure_own(run_state *rs, const tt_attn_params *p, double keep, benc
     r->keep = keep;
     r->k = p->mode == TT_MODE_TOPK ? p->k : 0;
     r->max_rel_err = -1;
-    r->block_frac = r->union_frac = NAN;
+    r->blk.block = r->blk.keys = r->blk.packed = NAN;
     fprintf(stderr, "bench: timing own %s", p->mode == TT_MODE_DENSE  ? "dense"
                                             : p->mode == TT_MODE_TOPK ? "top-k"
                                                                       : "Top-theta");
@@ -97,9 +97,9 @@ static int measure_own(run_state *rs, const tt_attn_params *p, double keep, benc
         bench_work_compute(s, stats, &r->w);
     if (st == TT_SUCCESS && s->q_len > 1 && rs->block_tiles > 0) {
         if (p->mode == TT_MODE_DENSE)
-            r->block_frac = r->union_frac = 1.0;
+            r->blk.block = r->blk.keys = r->blk.packed = 1.0;
         else
-            st = bench_blocks(&rs->d, p, rs->block_tiles, &r->block_frac, &r->union_frac);
+            st = bench_blocks(&rs->d, p, rs->block_tiles, &r->blk);
     }
     free(stats);
     if (st != TT_SUCCESS) {
@@ -118,7 +118,7 @@ static void measure_clblast(run_state *rs)
     r.impl = "clblast";
     r.mode = TT_MODE_DENSE;
     r.keep = -1;
-    r.block_frac = r.union_frac = NAN;
+    r.blk.block = r.blk.keys = r.blk.packed = NAN;
     fprintf(stderr, "bench: timing CLBlast dense (first use compiles CLBlast's kernels)...\n");
     tt_status st = bench_clblast_create(&rs->bk, &rs->d, &cb);
     if (st == TT_SUCCESS)

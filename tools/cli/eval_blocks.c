@@ -14,14 +14,15 @@ static void print_counts(const char *label, int l, const tt_blk_counts *c, int j
 {
     double kf = frac(c->kept, c->pairs), bf = frac(c->blocks_kept, c->blocks);
     double tf = frac(c->tiles_kept, c->tiles), uf = frac(c->keys_kept, c->keys);
+    double cf = frac(c->compact, c->blocks);
     if (json)
         printf("{\"layer\":%d,\"kept_frac\":%.6f,\"block_frac\":%.6f,\"tile_frac\":%.6f,"
-               "\"union_frac\":%.6f,\"blocks\":%.0f}%s",
-               l, kf, bf, tf, uf, c->blocks, sep);
+               "\"union_frac\":%.6f,\"packed_frac\":%.6f,\"blocks\":%.0f}%s",
+               l, kf, bf, tf, uf, cf, c->blocks, sep);
     else
         printf("%-8s kept %.4f  16-key blocks %.4f  32-key tiles %.4f  tile union %.4f  "
-               "(%.0f blocks)\n",
-               label, kf, bf, tf, uf, c->blocks);
+               "packed %.4f  (%.0f blocks)\n",
+               label, kf, bf, tf, uf, cf, c->blocks);
 }
 
 void cli_blocks_report(const tt_blk_observer *b, int json)
@@ -39,7 +40,8 @@ void cli_blocks_report(const tt_blk_observer *b, int json)
         return;
     }
     printf("kept-block occupancy (query tile × %d-key block; a tensor-core P·V multiplies every "
-           "occupied block):\n", TT_BLK_KEYS);
+           "occupied block; packed: the blocks left when each 32-key tile's kept keys are packed "
+           "together):\n", TT_BLK_KEYS);
     char label[32];
     for (int l = 0; l < L; l++) {
         snprintf(label, sizeof label, "layer %d", l);

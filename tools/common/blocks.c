@@ -18,14 +18,14 @@ void tt_blk_add_tile(tt_blk_counts *c, int nrows, const int *n, const unsigned c
         if (n[r] > nmax)
             nmax = n[r];
     /* Keys some row kept, then blocks of 16 and 32 over that union. */
-    int bk16 = 0, bk32 = 0, any16 = 0, any32 = 0;
+    int bk16 = 0, bk32 = 0, any16 = 0, any32 = 0, u32 = 0;
     for (int j = 0; j < nmax; j++) {
         int any = 0;
         for (int r = 0; r < nrows && !any; r++)
             any = j < n[r] && kept[(size_t)r * stride + j];
         c->keys += 1;
         c->keys_kept += any;
-        any16 |= any, any32 |= any;
+        any16 |= any, any32 |= any, u32 += any;
         if ((j + 1) % TT_BLK_KEYS == 0 || j + 1 == nmax) {
             bk16 += any16;
             c->blocks += 1;
@@ -34,7 +34,8 @@ void tt_blk_add_tile(tt_blk_counts *c, int nrows, const int *n, const unsigned c
         if ((j + 1) % 32 == 0 || j + 1 == nmax) {
             bk32 += any32;
             c->tiles += 1;
-            any32 = 0;
+            c->compact += (u32 + TT_BLK_KEYS - 1) / TT_BLK_KEYS;
+            any32 = u32 = 0;
         }
     }
     c->blocks_kept += bk16;
@@ -93,6 +94,7 @@ void tt_blk_merge(tt_blk_counts *a, const tt_blk_counts *b)
     a->blocks += b->blocks, a->blocks_kept += b->blocks_kept;
     a->tiles += b->tiles, a->tiles_kept += b->tiles_kept;
     a->keys += b->keys, a->keys_kept += b->keys_kept;
+    a->compact += b->compact;
 }
 
 struct tt_blk_observer {

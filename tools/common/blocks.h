@@ -14,6 +14,8 @@ typedef struct tt_blk_counts {
     double blocks, blocks_kept; /* visible (tile, key block) pieces, those with a kept pair */
     double tiles, tiles_kept;   /* the same for 32-key blocks (the kernel's K/V tile) */
     double keys, keys_kept;     /* visible (tile, key) pieces, those some row of the tile kept */
+    double compact;             /* Σ over 32-key tiles of ⌈kept-key union / 16⌉: the 16-key
+                                 * blocks left once each tile's kept keys are packed together */
 } tt_blk_counts;
 
 /* Query positions per tile for a GQA group: the prefill kernel's BQ (32 rows = BQ × group). */
