@@ -19,7 +19,7 @@ static double reference_kept(const tt_attn_shape *s, tt_placement pl, const tt_t
                              uint64_t seed)
 {
     bench_data d;
-    ck_assert_int_eq(bench_data_create(NULL, s, seed, 1, &d), TT_SUCCESS);
+    ck_assert_int_eq(bench_data_create(NULL, s, seed, 1, 1, &d), TT_SUCCESS);
     tt_attn_params p;
     tt_attn_params_init(&p);
     p.mode = TT_MODE_THETA;
@@ -41,7 +41,7 @@ static void check_keep(const tt_attn_shape *s, double tol)
     const double keeps[] = {1.0, 0.3, 0.1};
     for (int pl = TT_PLACE_PRE; pl <= TT_PLACE_REL; pl++) {
         bench_samples smp;
-        ck_assert_int_eq(bench_samples_create(s, 77, &smp), TT_SUCCESS);
+        ck_assert_int_eq(bench_samples_create(s, 77, 1, &smp), TT_SUCCESS);
         tt_table *tables[3];
         ck_assert_int_eq(bench_calibrate(&smp, (tt_placement)pl, 1, keeps, 3, tables),
                          TT_SUCCESS);
@@ -117,7 +117,7 @@ END_TEST
 static void check_clblast(tt_context *ctx, bench_kernels *bk, tt_attn_shape s)
 {
     bench_data d;
-    ck_assert_int_eq(bench_data_create(ctx, &s, 5, 1, &d), TT_SUCCESS);
+    ck_assert_int_eq(bench_data_create(ctx, &s, 5, 1, 1, &d), TT_SUCCESS);
     bench_clblast *cb = NULL;
     ck_assert_msg(bench_clblast_create(bk, &d, &cb) == TT_SUCCESS, "%s", bench_error());
     bench_timing t;

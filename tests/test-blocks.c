@@ -147,7 +147,7 @@ START_TEST(bench_estimate_on_synthetic_data)
 {
     tt_attn_shape s = {1, 8, 2, 32, 300, 300, TT_DTYPE_F16};
     bench_data d;
-    ck_assert_int_eq(bench_data_create(NULL, &s, tt_test_seed(), 1, &d), TT_SUCCESS);
+    ck_assert_int_eq(bench_data_create(NULL, &s, tt_test_seed(), 1, 1, &d), TT_SUCCESS);
     tt_attn_params p;
     tt_attn_params_init(&p);
     bench_block_fracs f = {-1, -1, -1};
@@ -162,7 +162,7 @@ START_TEST(bench_estimate_on_synthetic_data)
     bench_data_destroy(&d);
     /* decode has no tiles to count */
     tt_attn_shape ds = {1, 8, 2, 32, 1, 300, TT_DTYPE_F32};
-    ck_assert_int_eq(bench_data_create(NULL, &ds, 5, 1, &d), TT_SUCCESS);
+    ck_assert_int_eq(bench_data_create(NULL, &ds, 5, 1, 1, &d), TT_SUCCESS);
     ck_assert_int_eq(bench_blocks(&d, &p, 16, &f), TT_SUCCESS);
     ck_assert(isnan(f.block) && isnan(f.keys) && isnan(f.packed));
     bench_data_destroy(&d);

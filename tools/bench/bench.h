@@ -22,14 +22,16 @@ typedef struct bench_data {
     float *q;       /* host copies, head-major; k/v NULL unless kept (see bench_data_create) */
     void *k, *v;
     float *vsum0;   /* Σ_{j<p0} v_j per (b, g): the VMC running sum a call expects on entry */
+    int synth;      /* tt_synth_qkv's llm_like: 1, or TT_SYNTH_CLUSTERED (--data clustered) */
     cl_mem dq, dk, dv, dout, dstats, dvsum; /* NULL when created without a context */
 } bench_data;
 
-/* Generates Q/K/V with tt_synth_qkv (llm_like) in independent (sequence, KV head) slices, several
- * threads at once, each slice seeded from seed; uploads them when ctx is not NULL. keep_host = 0
- * frees the host K/V after the upload (long caches would otherwise be held twice). */
-tt_status bench_data_create(tt_context *ctx, const tt_attn_shape *s, uint64_t seed, int keep_host,
-                            bench_data *d);
+/* Generates Q/K/V with tt_synth_qkv (llm_like = synth: 1, or TT_SYNTH_CLUSTERED) in independent
+ * (sequence, KV head) slices, several threads at once, each slice seeded from seed; uploads them
+ * when ctx is not NULL. keep_host = 0 frees the host K/V after the upload (long caches would
+ * otherwise be held twice). */
+tt_status bench_data_create(tt_context *ctx, const tt_attn_shape *s, uint64_t seed, int synth,
+                            int keep_host, bench_data *d);
 void bench_data_destroy(bench_data *d);
 
 /* Work of one call after design §4, from the call's stats buffer (NULL: dense, all kept). */
@@ -67,7 +69,8 @@ typedef struct bench_samples {
     float *q, *k;
 } bench_samples;
 
-tt_status bench_samples_create(const tt_attn_shape *s, uint64_t seed, bench_samples *out);
+tt_status bench_samples_create(const tt_attn_shape *s, uint64_t seed, int synth,
+                               bench_samples *out);
 void bench_samples_destroy(bench_samples *smp);
 
 /* One-layer tables (layer k = 1), one per target kept fraction F in (0, 1], k_n = max(1,
@@ -154,6 +157,7 @@ typedef struct bench_run_info {
     int reps, warmup;
     double dense_bytes, dense_flops, dense_ms; /* own dense of the same run */
     bench_hold hold;
+    const char *data; /* "scattered" or "clustered" (tt_synth_qkv's llm_like 1 or 2) */
 } bench_run_info;
 
 typedef struct bench_result {

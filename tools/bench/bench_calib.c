@@ -13,7 +13,8 @@
 #define WINDOW 8       /* consecutive rows pooled into one length's θ */
 #define MAX_KEEPS 16
 
-tt_status bench_samples_create(const tt_attn_shape *s, uint64_t seed, bench_samples *out)
+tt_status bench_samples_create(const tt_attn_shape *s, uint64_t seed, int synth,
+                               bench_samples *out)
 {
     memset(out, 0, sizeof *out);
     tt_attn_shape cs = *s;
@@ -28,7 +29,7 @@ tt_status bench_samples_create(const tt_attn_shape *s, uint64_t seed, bench_samp
         cs.batch = 2; /* two chunks × WINDOW rows: 16 rows behind each sampled length */
     }
     bench_data d;
-    tt_status st = bench_data_create(NULL, &cs, seed, 1, &d);
+    tt_status st = bench_data_create(NULL, &cs, seed, synth, 1, &d);
     if (st != TT_SUCCESS)
         return st;
     out->s = cs;

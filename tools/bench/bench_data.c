@@ -47,7 +47,7 @@ static void *gen_worker(void *arg)
         char *kp = (char *)j->d->k + koff * j->d->elem, *vp = (char *)j->d->v + koff * j->d->elem;
         tt_rng r;
         tt_rng_seed(&r, j->seed * 1000003u + (uint64_t)x);
-        tt_synth_qkv(&slice, 1, &r, j->d->q + qoff, kp, vp);
+        tt_synth_qkv(&slice, j->d->synth, &r, j->d->q + qoff, kp, vp);
         /* VMC's running sum on entry covers the keys before this call's first row. */
         for (int e = 0; e < d; e++) {
             double acc = 0;
@@ -87,11 +87,12 @@ static cl_mem upload(tt_context *ctx, const void *host, size_t bytes, tt_status 
     return m;
 }
 
-tt_status bench_data_create(tt_context *ctx, const tt_attn_shape *s, uint64_t seed, int keep_host,
-                            bench_data *d)
+tt_status bench_data_create(tt_context *ctx, const tt_attn_shape *s, uint64_t seed, int synth,
+                            int keep_host, bench_data *d)
 {
     memset(d, 0, sizeof *d);
     d->s = *s;
+    d->synth = synth;
     d->elem = s->kv_dtype == TT_DTYPE_F16 ? 2 : 4;
     d->qn = (size_t)s->batch * s->n_heads * s->q_len * s->head_dim;
     d->kn = (size_t)s->batch * s->n_kv_heads * s->kv_len * s->head_dim;

@@ -54,8 +54,10 @@ void bench_print_header(FILE *f, const bench_run_info *ri)
                "head, %d keys (causal)\n",
             s->batch, s->n_heads, s->n_kv_heads, s->head_dim,
             s->kv_dtype == TT_DTYPE_F16 ? "fp16" : "fp32", s->q_len, s->kv_len);
-    fprintf(f, "  Top-theta placement %s, SDC %s, VMC %s; LLM-like synthetic data on the device\n",
-            place_name(ri->placement), sdc_name(ri->sdc), ri->vmc ? "on" : "off");
+    fprintf(f, "  Top-theta placement %s, SDC %s, VMC %s; LLM-like synthetic data (%s kept keys) "
+               "on the device\n",
+            place_name(ri->placement), sdc_name(ri->sdc), ri->vmc ? "on" : "off",
+            ri->data ? ri->data : "scattered");
     fprintf(f, "  copy bandwidth: %.1f GB/s (float4 copy of %zu MiB, bytes read + written)\n",
             ri->copy_gbps, ri->copy_bytes >> 20);
     fprintf(f, "  times: median of %d runs after %d warm-up(s), device time from OpenCL profiling "
@@ -121,6 +123,7 @@ void bench_print_json(FILE *f, const bench_run_info *ri, const bench_result *r)
     fprintf(f, "\"len\": %d, \"batch\": %d, \"heads\": %d, \"kv_heads\": %d, \"head_dim\": %d, ",
             s->kv_len, s->batch, s->n_heads, s->n_kv_heads, s->head_dim);
     json_str(f, "dtype", s->kv_dtype == TT_DTYPE_F16 ? "f16" : "f32");
+    json_str(f, "data", ri->data ? ri->data : "scattered");
     json_str(f, "placement", place_name(ri->placement));
     json_str(f, "sdc", sdc_name(ri->sdc));
     fprintf(f, "\"vmc\": %s, ", ri->vmc ? "true" : "false");

@@ -4,6 +4,7 @@
  * Thresholds come from separate samples (--keep) or a table file (--table). */
 #include "commands.h"
 #include "bench/bench.h"
+#include "common/synth.h"
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -186,11 +187,13 @@ static void usage(void)
             "       [--lambda L] [--vmc] [--post exact|onepass]\n"
             "       [--keep F[,F...] [--calib pooled|mean] | --table FILE [--layer L]] [--k K]\n"
             "       [--compare] [--reps R] [--warmup W] [--seed S] [--hold delay|gate|none]\n"
-            "       [--block-tiles T] [--json] [--device SEL]\n"
+            "       [--block-tiles T] [--data scattered|clustered] [--json] [--device SEL]\n"
             "defaults: decode, theta, N 8192, 32 / 8 heads, D 128, f16, batch 1, keep 0.1,\n"
             "10 runs after 2 warm-ups, held by a delay kernel; --keep takes a list (one\n"
             "configuration per fraction); prefill: --block-tiles query tiles (default 64, 0 =\n"
-            "none) sampled on the host for the share of 16-key blocks holding a kept score\n");
+            "none) sampled on the host for the share of 16-key blocks holding a kept score;\n"
+            "--data clustered: LLM-like data whose neighbouring queries keep the same keys (a\n"
+            "salience per key and a positional band, as in real models) instead of scattered\n");
 }
 
 int cmd_bench(int argc, char **argv)
@@ -199,7 +202,7 @@ int cmd_bench(int argc, char **argv)
         "op",   "mode",  "len",   "heads", "kv-heads", "head-dim", "dtype",  "batch",
         "placement", "sdc", "lambda", "vmc", "post", "keep", "calib", "table", "layer", "k",
         "compare", "reps", "warmup", "seed", "hold", "no-gate", "json", "device", "help",
-        "block-tiles", NULL};
+        "block-tiles", "data", NULL};
     static const char *const ops[] = {"decode", "prefill", NULL};
     static const char *const modes[] = {"dense", "topk", "theta", NULL};
     static const char *const dtypes[] = {"f32", "f16", NULL};
@@ -208,6 +211,7 @@ int cmd_bench(int argc, char **argv)
     static const char *const posts[] = {"exact", "onepass", NULL};
     static const char *const rules[] = {"mean", "pooled", NULL};
     static const char *const holds[] = {"delay", "gate", "none", NULL}; /* bench_hold's order */
+    static const char *const datas[] = {"scattered", "clustered", NULL};
     if (!cli_check_options(argc, argv, known, "bench"))
         return 2;
     if (cli_flag(argc, argv, "help")) {
@@ -224,9 +228,11 @@ int cmd_bench(int argc, char **argv)
     /* --no-gate: the older spelling of --hold none */
     const int hold = pick("hold", cli_opt(argc, argv, "hold"), holds,
                           cli_flag(argc, argv, "no-gate") ? BENCH_HOLD_NONE : BENCH_HOLD_DELAY);
+    const int data = pick("data", cli_opt(argc, argv, "data"), datas, 0);
     if (prefill < 0 || mode < 0 || dtype < 0 || place < 0 || sdc < 0 || post < 0 ||
-        calib_rule < 0 || hold < 0)
+        calib_rule < 0 || hold < 0 || data < 0)
         return 2;
+    const int synth = data == 1 ? TT_SYNTH_CLUSTERED : 1;
     const long len = cli_opt_long(argc, argv, "len", 8192);
     const long heads = cli_opt_long(argc, argv, "heads", 32);
     const long kvh = cli_opt_long(argc, argv, "kv-heads", 8);
@@ -316,12 +322,12 @@ int cmd_bench(int argc, char **argv)
         fprintf(stderr, "bench: generating the workload (%zu MiB of K/V)...\n",
                 (size_t)2 * batch * kvh * len * hd * (dtype == TT_DTYPE_F16 ? 2 : 4) >> 20);
         /* prefill keeps the host K for the block occupancy (8K: 16 MiB) */
-        st = bench_data_create(rs.ctx, &s, seed, prefill && block_tiles > 0, &rs.d);
+        st = bench_data_create(rs.ctx, &s, seed, synth, prefill && block_tiles > 0, &rs.d);
     }
     if (st == TT_SUCCESS && want_tables && !loaded) {
         bench_samples smp;
         fprintf(stderr, "bench: calibrating thresholds on separate samples...\n");
-        st = bench_samples_create(&s, seed + 7777, &smp);
+        st = bench_samples_create(&s, seed + 7777, synth, &smp);
         if (st == TT_SUCCESS)
             st = bench_calibrate(&smp, (tt_placement)place, calib_rule, keeps, n_keeps, tables);
         if (st == TT_SUCCESS)
@@ -342,7 +348,8 @@ int cmd_bench(int argc, char **argv)
     }
     rs.ri = (bench_run_info){prefill, s, (tt_placement)place, (tt_sdc)sdc,
                              cli_flag(argc, argv, "vmc"), rs.ri.copy_gbps, copy_bytes, info.name,
-                             (int)reps, (int)warmup, 0, 0, 0, rs.bk.hold};
+                             (int)reps, (int)warmup, 0, 0, 0, rs.bk.hold,
+                             data ? "clustered" : "scattered"};
     if (compare && !(rs.dense_o = malloc(rs.d.qn * 4))) {
         fprintf(stderr, "error: bench: out of host memory\n");
         goto out;

@@ -17,7 +17,11 @@ float tt_rng_normal(tt_rng *r);   /* N(0, 1) */
 
 /* Fills head-major Q [b][h][q_len][d] and K, V [b][g][kv_len][d] (float, or fp16 bits when
  * kv_dtype is f16). llm_like = 0: N(0,1) entries; 1: a sink key at position 0 and a local window
- * that align with the queries, plus a heavy-tailed background. */
+ * that align with the queries, plus a heavy-tailed background; 2 (TT_SYNTH_CLUSTERED): 1 plus
+ * what makes neighbouring queries keep the same keys in real models — a salience per key that
+ * every query sees, and a RoPE-like band that favours keys near the query's position (d >= 4).
+ * 0 and 1 draw the same numbers as before 2 existed. */
+#define TT_SYNTH_CLUSTERED 2
 void tt_synth_qkv(const tt_attn_shape *s, int llm_like, tt_rng *r, float *q, void *k, void *v);
 
 /* A one-layer table whose θ(n) per head is the mean, over the rows of this data with n > k, of
