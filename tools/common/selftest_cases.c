@@ -4,6 +4,7 @@
  * rotating through 1, k, k+1, odd sizes, non-multiples of the work-group size and lengths above
  * 4096, and layouts rotating through head- and token-major. */
 #include "selftest_sweep.h"
+#include "synth.h"
 #include <stdio.h>
 #include <string.h>
 
@@ -140,7 +141,10 @@ int tt_sweep_cases(tt_case *cases, int cap, int level)
                         c->k = k;
                         c->token_major = serial % 3 == 1;
                         c->use_vsum = va->vmc && serial % 2 == 0;
-                        c->llm_like = serial % 4 == 2;
+                        /* a few with clustered kept keys: packed prefill tiles (prefill.cl) */
+                        c->llm_like = serial % 4 == 2   ? 1
+                                      : serial % 8 == 3 ? TT_SYNTH_CLUSTERED
+                                                        : 0;
                     }
     /* The largest head size (256, as in Gemma) at one GQA ratio: a few variants, both KV types,
      * decode and prefill, since kernels size their private arrays and vectors by it. */

@@ -12,7 +12,7 @@ typedef struct tt_case {
     int variant;           /* index into the variant names */
     int token_major;       /* device tensors token-major at an offset, else head-major */
     int use_vsum;          /* pass a running V sum (VMC) */
-    int llm_like;          /* LLM-like synthetic data instead of N(0,1) */
+    int llm_like;          /* tt_synth_qkv's llm_like: 0 N(0,1), 1 LLM-like, 2 clustered */
     int k;                 /* k the table is calibrated for (Top-θ, offline SDC) */
 } tt_case;
 
