@@ -97,13 +97,66 @@ void tt_blk_merge(tt_blk_counts *a, const tt_blk_counts *b)
     a->compact += b->compact;
 }
 
+void tt_blk_scratch_free(tt_blk_scratch *w)
+{
+    free(w->s), free(w->work), free(w->kept), free(w->n);
+    memset(w, 0, sizeof *w);
+}
+
+/* Room for tiles of `rows` rows of up to `len` keys; grows only. */
+static int reserve(tt_blk_scratch *w, int rows, int len)
+{
+    if (rows <= w->cap_rows && len <= w->cap_len && w->n)
+        return 0;
+    const int cr = rows > w->cap_rows ? rows : w->cap_rows;
+    const int cl = len > w->cap_len ? len : w->cap_len;
+    tt_blk_scratch_free(w);
+    w->cap_rows = cr, w->cap_len = cl;
+    w->s = malloc(sizeof *w->s * (size_t)cl);
+    w->work = malloc(sizeof *w->work * (size_t)cl);
+    w->kept = malloc((size_t)cr * cl);
+    w->n = malloc(sizeof *w->n * (size_t)cr);
+    return w->s && w->work && w->kept && w->n ? 0 : -1;
+}
+
+tt_status tt_blk_add_query_tile(tt_blk_counts *c, tt_blk_scratch *w, const tt_attn_params *p,
+                                int k_eff, const float *q, size_t q_head_stride, int h0,
+                                int group, int i0, int i1, int p0, const void *k, int k_f16,
+                                int d)
+{
+    const double scale = p->scale > 0 ? p->scale : 1.0 / sqrt((double)d);
+    const int len = p0 + i1;
+    if (reserve(w, (i1 - i0) * group, len) != 0)
+        return TT_OUT_OF_HOST_MEMORY;
+    int rows = 0;
+    for (int i = i0; i < i1; i++)
+        for (int h = h0; h < h0 + group; h++, rows++) {
+            const float *qr = q + (size_t)h * q_head_stride + (size_t)i * d;
+            const int n = p0 + i + 1;
+            for (int j = 0; j < n; j++) {
+                double acc = 0;
+                for (int e = 0; e < d; e++) {
+                    const size_t x = (size_t)j * d + e;
+                    acc += (double)qr[e] * (k_f16 ? tt_f16_to_f32(((const uint16_t *)k)[x])
+                                                  : ((const float *)k)[x]);
+                }
+                w->s[j] = acc * scale;
+            }
+            w->n[rows] = n;
+            tt_status st = tt_blk_row_kept(p, k_eff, h, n, w->s, w->kept + (size_t)rows * len,
+                                           w->work);
+            if (st != TT_SUCCESS)
+                return st;
+        }
+    tt_blk_add_tile(c, rows, w->n, w->kept, (size_t)len);
+    return TT_SUCCESS;
+}
+
 struct tt_blk_observer {
     const tt_attn_params *params;
-    int L, cap_rows, cap_len;
+    int L;
     tt_blk_counts *layer;
-    double *s, *work;
-    unsigned char *kept;
-    int *n;
+    tt_blk_scratch w;
 };
 
 tt_blk_observer *tt_blk_observer_create(int n_layers, const tt_attn_params *params)
@@ -123,27 +176,8 @@ void tt_blk_observer_destroy(tt_blk_observer *b)
     if (!b)
         return;
     free(b->layer);
-    free(b->s);
-    free(b->work);
-    free(b->kept);
-    free(b->n);
+    tt_blk_scratch_free(&b->w);
     free(b);
-}
-
-/* Scratch for tiles of `rows` rows of up to `len` keys. */
-static int reserve(tt_blk_observer *b, int rows, int len)
-{
-    if (rows <= b->cap_rows && len <= b->cap_len && b->n)
-        return 0;
-    free(b->s), free(b->work), free(b->kept), free(b->n);
-    b->cap_rows = rows > b->cap_rows ? rows : b->cap_rows;
-    b->cap_len = len > b->cap_len ? len : b->cap_len;
-    rows = b->cap_rows, len = b->cap_len;
-    b->s = malloc(sizeof *b->s * (size_t)len);
-    b->work = malloc(sizeof *b->work * (size_t)len);
-    b->kept = malloc((size_t)rows * len);
-    b->n = malloc(sizeof *b->n * (size_t)rows);
-    return b->s && b->work && b->kept && b->n ? 0 : -1;
 }
 
 int tt_blk_observe(void *user, int l, int H, int G, int d, int T, int p0, const float *q,
@@ -153,32 +187,14 @@ int tt_blk_observe(void *user, int l, int H, int G, int d, int T, int p0, const 
     if (l < 0 || l >= b->L || G < 1 || H % G != 0)
         return TT_INVALID_VALUE;
     const tt_attn_params *p = &b->params[l];
-    const int group = H / G, bq = tt_blk_tile_positions(group), len = p0 + T;
-    const int k_eff = tt_blk_k_eff(p);
-    const double scale = p->scale > 0 ? p->scale : 1.0 / sqrt((double)d);
-    if (reserve(b, bq * group, len) != 0)
-        return TT_OUT_OF_HOST_MEMORY;
-    for (int g = 0; g < G; g++)
+    const int group = H / G, bq = tt_blk_tile_positions(group), k_eff = tt_blk_k_eff(p);
+    for (int g = 0; g < G; g++) /* q [H][T][d], k [G][p0 + T][d] */
         for (int t0 = 0; t0 < T; t0 += bq) {
-            int rows = 0;
-            for (int i = t0; i < T && i < t0 + bq; i++)
-                for (int h = g * group; h < (g + 1) * group; h++, rows++) {
-                    const float *qr = q + ((size_t)h * T + i) * d;
-                    int n = p0 + i + 1;
-                    for (int j = 0; j < n; j++) {
-                        const float *kr = k + ((size_t)g * len + j) * d;
-                        double acc = 0;
-                        for (int e = 0; e < d; e++)
-                            acc += (double)qr[e] * kr[e];
-                        b->s[j] = acc * scale;
-                    }
-                    b->n[rows] = n;
-                    tt_status st = tt_blk_row_kept(p, k_eff, h, n, b->s,
-                                                   b->kept + (size_t)rows * len, b->work);
-                    if (st != TT_SUCCESS)
-                        return st;
-                }
-            tt_blk_add_tile(&b->layer[l], rows, b->n, b->kept, (size_t)len);
+            tt_status st = tt_blk_add_query_tile(
+                &b->layer[l], &b->w, p, k_eff, q, (size_t)T * d, g * group, group, t0,
+                t0 + bq < T ? t0 + bq : T, p0, k + (size_t)g * (p0 + T) * d, 0, d);
+            if (st != TT_SUCCESS)
+                return st;
         }
     return 0;
 }

@@ -39,6 +39,24 @@ int tt_blk_k_eff(const tt_attn_params *p);
 /* Sum of b into a. */
 void tt_blk_merge(tt_blk_counts *a, const tt_blk_counts *b);
 
+/* Host scratch of tt_blk_add_query_tile (zero-initialise; tt_blk_scratch_free releases it). */
+typedef struct tt_blk_scratch {
+    int cap_rows, cap_len;
+    double *s, *work;
+    unsigned char *kept;
+    int *n;
+} tt_blk_scratch;
+void tt_blk_scratch_free(tt_blk_scratch *w);
+
+/* Scores, cuts (p, k_eff) and adds to c one query tile of a causal chunk: query positions
+ * i0 .. i1 − 1 (row i sees keys 0 .. p0 + i) of heads h0 .. h0 + group − 1. q is a sequence's
+ * head-major fp32 Q (head stride q_head_stride, row stride d), k its KV head's rows (stride d),
+ * fp32 or fp16 bits (k_f16). Returns TT_SUCCESS, TT_OUT_OF_HOST_MEMORY or a lookup's status. */
+tt_status tt_blk_add_query_tile(tt_blk_counts *c, tt_blk_scratch *w, const tt_attn_params *p,
+                                int k_eff, const float *q, size_t q_head_stride, int h0,
+                                int group, int i0, int i1, int p0, const void *k, int k_f16,
+                                int d);
+
 /* A model runner observer (tools/model/model.h, tm_observer_fn) that cuts every row it sees with
  * params[layer] (not owned, kept for the observer's life) and counts each layer's tiles.
  * tt_blk_observe returns 0 or a tt_status (out of memory, a table lookup's failure). */
