@@ -257,6 +257,17 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * TT_DEC_CPU=0/1 overrides (CI checks the GPUs' forms on PoCL). */
     const char *ecpu = getenv("TT_DEC_CPU");
     const int cpu = ecpu && *ecpu ? *ecpu == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
+    /* Work-groups per (sequence, KV head) in the merge (decode_merge.cl): enough that a thread
+     * walks at most 8 chunks (one latency) and more multiprocessors share the loads; a merge
+     * per KV head took 8-12 us on the H200 (16K keys batch 1 to 32K batch 8), a fifth of a
+     * batch-1 call. CPU forms keep one (their work-items run one after another anyway).
+     * TT_DEC_MSLICE=N overrides (tests). */
+    const int munits = group * (D % 4 == 0 ? D / 4 : D);
+    int mslices = cpu ? 1 : (int)(((size_t)munits * (size_t)nc + (size_t)wg * 8u - 1) / ((size_t)wg * 8u));
+    const char *ems = getenv("TT_DEC_MSLICE");
+    if (ems && atoi(ems) > 0)
+        mslices = atoi(ems);
+    mslices = mslices < 1 ? 1 : mslices > munits ? munits : mslices;
     const char *defs = getenv("TT_DEC_DEFS");
     char opts[480];
     snprintf(opts, sizeof opts,
@@ -448,8 +459,8 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         (void)sizes_;
         st = set_args(ctx, km, "tt_dec_merge", 25, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, km, "tt_dec_merge", wg, bg, wg, (cl_uint)chain, PREV,
-                        &ev[n_ev]);
+            st = launch(ctx, queue, km, "tt_dec_merge", (size_t)mslices * wg, bg, wg,
+                        (cl_uint)chain, PREV, &ev[n_ev]);
         if (!st)
             ev_name[n_ev++] = "tt_dec_merge";
     }

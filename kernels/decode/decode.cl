@@ -541,10 +541,14 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
          * than finished row by row: with a sparse union (Top-θ keeps ~100 of 512 rows) a
          * row-by-row tail costs one memory latency per row. Its surplus slots reload the last
          * kept row (a cache hit) and add nothing. */
-#define VROW(j) (v + ADDR(lay, LAY_V, b, g, j0 + (j)) + part * VEC)
 #ifndef DEC_DIAG_NOPV
 #define DEC_DIAG_NOPV 0 /* 1: no V row loaded (wrong outputs; splits the time, diagnostics only) */
 #endif
+#ifndef DEC_DIAG_VFIX
+#define DEC_DIAG_VFIX 0 /* 1: every V load reads the chunk's first row (cache hits; the loop's
+                         * arithmetic without its memory traffic; wrong outputs, diagnostics) */
+#endif
+#define VROW(j) (v + ADDR(lay, LAY_V, b, g, j0 + (DEC_DIAG_VFIX ? 0 : (j))) + part * VEC)
 #if DEC_CPU /* CPUs: lane takes a block of consecutive kept rows (step 1, end r1) */
         const int per = (total + LANES - 1) / LANES, r1 = min(total, (lane + 1) * per);
         x = lane * per;
@@ -656,7 +660,7 @@ void dec_merge_group(const float *th, const float *dh, const uint *lay_o, int b,
                      MQ __global const float *part_ds, MQ __global const float *part_dm,
                      MQ __global const uint *part_kept, MQ __global const uint *part_union,
                      __global float *o, __global uint *stats, int batch, __local float *fc,
-                     __local float *red);
+                     __local float *red, int slice, int n_slices);
 
 /* Pass 1. store != 0: write the chunk's scores and (max, Σ exp) partials and stop (post-softmax,
  * max-relative, top-k). store == 0: finish the chunk here against its own max (dense, pre). */
@@ -673,6 +677,12 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
                            __global const float *vmean, __global float *o,
                            __global uint *stats, int batch, __global uint *done)
 {
+#ifndef DEC_DIAG_EMPTY
+#define DEC_DIAG_EMPTY 0 /* 1: tt_dec_chunk, 2: tt_dec_merge, 3: both return at once (wrong outputs;
+                          * the fixed cost of a launch, diagnostics only) */
+#endif
+    if (DEC_DIAG_EMPTY & 1)
+        return;
     const int t = get_local_id(0), c = get_group_id(0), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int j0 = c * CH, nk = min(CH, kv_len - j0);
@@ -739,7 +749,7 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
             dec_merge_group(th, dh, lay_o, b, g, n_heads, kv_len, n_chunks, kind, placement, sdc,
                             lambda, vmc, NULL, vsum, vsum != NULL, vmean, part_acc, part_ms,
                             part_ds, part_dm, part_kept, part_union, o, stats, batch, &s[0][0],
-                            uni);
+                            uni, 0, 1);
             if (t == 0)
                 done[bg] = 0u; /* every chunk of this launch has counted: ready for the next */
         }

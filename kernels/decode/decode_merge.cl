@@ -1,4 +1,4 @@
-/* decode_merge.cl — last decode step: one work-group per (sequence, KV head) combines the chunk
+/* decode_merge.cl — last decode step: work-groups per (sequence, KV head) combine the chunk
  * partials of the group's query heads (rescaled to each row's max), applies SDC or the true
  * softmax denominator and V-mean compensation, writes the output rows and the statistics. It runs
  * as its own kernel (tt_dec_merge) or, with DEC_FUSE, inside tt_dec_chunk: the work-group that
@@ -28,38 +28,56 @@ void dec_merge_group(const float *th, const float *dh, const uint *lay_o, int b,
                      MQ __global const float *part_ds, MQ __global const float *part_dm,
                      MQ __global const uint *part_kept, MQ __global const uint *part_union,
                      __global float *o, __global uint *stats, int batch, __local float *fc,
-                     __local float *red)
+                     __local float *red, int slice, int n_slices)
 {
     const int t = get_local_id(0), n_kv = n_heads / GROUP, bg = b * n_kv + g, nc = n_chunks;
     const int row0 = b * n_heads + g * GROUP, n = kv_len;
     /* What lives across the barriers below is kept small: CPU devices (PoCL) keep a copy of it
      * per work-item, on the stack (4096 work-items x ~1 KB tripped valgrind's 2 MB frame limit). */
-    /* Row maxima over the chunks' reference maxima, then rescale factors and the sums. */
-    float m[GROUP];
+    /* One walk over the chunks' scalars, all their loads in flight together: each thread folds
+     * its chunks at its own running max, keeps every chunk's max in fc, and rescales its sums
+     * once the work-group's row max is known. (A walk for the max and a second one for the sums
+     * cost a memory latency more: H200, tt_dec_merge 8-12 us, docs/PERFORMANCE.md.) */
+    float m[GROUP], sums[3 * GROUP], uni = 0.0f; /* kept sum, dropped sum, kept count; union */
     for (int hh = 0; hh < GROUP; hh++)
         m[hh] = -INFINITY;
-    for (int c = t; c < nc; c += WG)
-        for (int hh = 0; hh < GROUP; hh++)
-            m[hh] = fmax(m[hh], part_ms[PIDX(row0 + hh, c)]);
-    dec_max(red, m, GROUP);
-    float sums[3 * GROUP], uni = 0.0f; /* kept sum, dropped sum, kept count; union size */
     for (int x = 0; x < 3 * GROUP; x++)
         sums[x] = 0.0f;
     for (int c = t; c < nc; c += WG) {
         for (int hh = 0; hh < GROUP; hh++) {
             const size_t pi = PIDX(row0 + hh, c);
-            const float mc = part_ms[pi], f = mc == -INFINITY ? 0.0f : exp(mc - m[hh]);
-            fc[hh * nc + c] = f;
-            sums[hh] += part_ds[pi] * f;
-            sums[GROUP + hh] += part_dm[pi] * f;
+            const float mc = part_ms[pi], ds = part_ds[pi], dm = part_dm[pi];
+            const float mn = fmax(m[hh], mc);
+            const float fo = m[hh] == -INFINITY ? 0.0f : exp(m[hh] - mn);
+            const float f = mc == -INFINITY ? 0.0f : exp(mc - mn);
+            fc[hh * nc + c] = mc;
+            sums[hh] = sums[hh] * fo + ds * f;
+            sums[GROUP + hh] = sums[GROUP + hh] * fo + dm * f;
             sums[2 * GROUP + hh] += (float)part_kept[pi]; /* counts < 2^24: exact */
+            m[hh] = mn;
         }
         uni += (float)part_union[(size_t)bg * nc + c];
     }
+    float mt[GROUP]; /* this thread's maxima, against which its sums were taken */
+    for (int hh = 0; hh < GROUP; hh++)
+        mt[hh] = m[hh];
+    dec_max(red, m, GROUP);
+    for (int hh = 0; hh < GROUP; hh++) {
+        const float r = mt[hh] == -INFINITY ? 0.0f : exp(mt[hh] - m[hh]);
+        sums[hh] *= r;
+        sums[GROUP + hh] *= r;
+    }
+    /* The rescale factors of the chunks (dec_sum's barriers order these stores before the reads
+     * of the accumulator walk below). */
+    for (int hh = 0; hh < GROUP; hh++)
+        for (int c = t; c < nc; c += WG) {
+            const float mc = fc[hh * nc + c];
+            fc[hh * nc + c] = mc == -INFINITY ? 0.0f : exp(mc - m[hh]);
+        }
     dec_sum(red, sums, 3 * GROUP);
     dec_sum(red, &uni, 1);
 
-    if (t == 0 && stats) {
+    if (t == 0 && stats && slice == 0) {
         for (int hh = 0; hh < GROUP; hh++)
             stats[row0 + hh] = (uint)sums[2 * GROUP + hh];
         stats[(size_t)batch * n_heads + bg] = (uint)uni;
@@ -94,11 +112,16 @@ void dec_merge_group(const float *th, const float *dh, const uint *lay_o, int b,
 
     /* Accumulators: a unit is (head, MV dimensions); cgf groups of threads split the chunks when
      * there are fewer units than threads, and their partial vectors meet in red. */
-    const int units = GROUP * DV, cgf = units >= WG ? 1 : WG / units, span = WG / cgf;
+    /* n_slices work-groups share a (sequence, KV head): slice takes units [u0, u1), so that the
+     * walk over the chunks is split over more threads (fewer latencies in a row) and more
+     * multiprocessors; every slice repeats the scalar walk above, which is small. */
+    const int per = (GROUP * DV + n_slices - 1) / n_slices;
+    const int u0 = min(slice * per, GROUP * DV), u1 = min(u0 + per, GROUP * DV);
+    const int units = u1 - u0, cgf = units >= WG ? 1 : WG / max(units, 1), span = WG / cgf;
     const int lu = t % span, cg = t / span;
     for (int p = 0; p * span < units; p++) { /* the same count in every thread (barriers) */
-        const int u = p * span + lu, hh = u / DV, dv = u % DV;
-        const int active = cg < cgf && u < units;
+        const int u = u0 + p * span + lu, hh = u / DV, dv = u % DV;
+        const int active = cg < cgf && u < u1;
         mvec a[MU];
         for (int k = 0; k < MU; k++)
             a[k] = (mvec)(0.0f);
@@ -141,8 +164,8 @@ void dec_merge_group(const float *th, const float *dh, const uint *lay_o, int b,
     }
 }
 
-/* The merge as a kernel of its own: one work-group per (sequence, KV head); fc is local scratch
- * of GROUP * n_chunks floats. */
+/* The merge as a kernel of its own: get_num_groups(0) work-groups (slices of the output
+ * dimensions) per (sequence, KV head); fc is local scratch of GROUP * n_chunks floats. */
 __kernel void tt_dec_merge(dec_args args, int n_heads, int kv_len, int n_chunks, int kind,
                            int placement, int sdc, float lambda, int vmc,
                            __global const float *th_buf, __global const float *dh_buf,
@@ -154,6 +177,8 @@ __kernel void tt_dec_merge(dec_args args, int n_heads, int kv_len, int n_chunks,
                            __global float *o, __global uint *stats, int batch,
                            __local float *fc)
 {
+    if (DEC_DIAG_EMPTY & 2) /* diagnostics only, decode.cl */
+        return;
     const int bg = get_group_id(1), n_kv = n_heads / GROUP, g = bg % n_kv;
     __local float red[RED_N(3 * GROUP)];
     float th[GROUP], dh[GROUP];
@@ -161,5 +186,6 @@ __kernel void tt_dec_merge(dec_args args, int n_heads, int kv_len, int n_chunks,
     DEC_MERGE_VALUES(th, dh, lay_o, g);
     dec_merge_group(th, dh, lay_o, bg / n_kv, g, n_heads, kv_len, n_chunks, kind, placement, sdc,
                     lambda, vmc, rowinfo, vsum, have_vsum, vmean, part_acc, part_ms, part_ds,
-                    part_dm, part_kept, part_union, o, stats, batch, fc, red);
+                    part_dm, part_kept, part_union, o, stats, batch, fc, red, get_group_id(0),
+                    get_num_groups(0));
 }
