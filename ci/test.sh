@@ -136,6 +136,11 @@ if selftest_passes TT_DEC_ROWS=0 TT_DEC_MMA_LOCAL=1 -- --filter "decode  f16"; t
 echo "== toptheta selftest --short, decode with the merge fused into the chunk kernel (TT_DEC_FUSE=1) =="
 if selftest_passes TT_DEC_ROWS=0 TT_DEC_FUSE=1 -- --short --filter decode; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
+# The merge split over several work-groups per (sequence, KV head), as GPUs run it at long
+# contexts (tt_dec_merge slices, host/decode.c): 3 slices, so most of them hold unequal shares.
+echo "== toptheta selftest --short, decode with the merge in 3 slices (TT_DEC_MSLICE=3) =="
+if selftest_passes TT_DEC_ROWS=0 TT_DEC_CPU=0 TT_DEC_MSLICE=3 -- --short --filter decode; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # Prefill as GPUs run it: CPUs take prefill_rows.cl, so the tiled kernel is checked here over
 # the whole prefill sweep (about 2 minutes on PoCL).
 echo "== toptheta selftest, prefill in the GPUs' tiled kernel (TT_PF_ROWS=0) =="
