@@ -705,6 +705,18 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     barrier(CLK_LOCAL_MEM_FENCE);
     dec_scores(k, lay, b, g, j0, nk, scale, qloc, s, uni);
     barrier(CLK_LOCAL_MEM_FENCE);
+#ifndef DEC_DIAG_KONLY
+#define DEC_DIAG_KONLY 0 /* 1: stop after the K pass (wrong outputs; the scores are read once so
+                          * that the compiler keeps the loads; diagnostics only) */
+#endif
+    if (DEC_DIAG_KONLY) {
+        float acc = 0.0f;
+        for (int jj = t; jj < nk; jj += WG)
+            acc += s[0][jj];
+        if (acc == 1234.5f)
+            part_ms[PIDX(b * n_heads, c)] = acc;
+        return;
+    }
     float mref[GROUP], zrow[GROUP], cut[GROUP];
     dec_chunk_max(s, nk, uni, mref);
     if (store) {
