@@ -264,10 +264,11 @@ tt_status tt_attention_enqueue(tt_context *ctx, cl_command_queue queue, const tt
 done:
     for (int e = 0; e < n_ev; e++)
         clReleaseEvent(ev[e]);
-    cl_kernel kerns[] = {kv, ks, ksel, ka, km};
-    for (size_t x = 0; x < sizeof kerns / sizeof kerns[0]; x++)
-        if (kerns[x])
-            clReleaseKernel(kerns[x]);
+    tt__put_kernel(ctx, plan.program, "tt_vmean", kv);
+    tt__put_kernel(ctx, plan.program, "tt_scores", ks);
+    tt__put_kernel(ctx, plan.program, "tt_select", ksel);
+    tt__put_kernel(ctx, plan.program, "tt_attend", ka);
+    tt__put_kernel(ctx, plan.program, "tt_merge", km);
     tt__scratch_release(ctx, &scr);
     clReleaseProgram(plan.program);
     free(th_host);

@@ -205,7 +205,7 @@ tt_status tt__plan_attention(tt_context *ctx, cl_command_queue queue, const tt_a
                                  NULL);
         clGetKernelWorkGroupInfo(kern, ctx->device, CL_KERNEL_LOCAL_MEM_SIZE, sizeof klocal,
                                  &klocal, NULL);
-        clReleaseKernel(kern);
+        tt__put_kernel(ctx, plan->program, names[x], kern);
         if (kwg && kwg < (size_t)wg)
             st = tt__fail(ctx, TT_INVALID_WORK_GROUP_SIZE,
                           "attention: kernel %s allows work-groups of %zu, the launch needs %d "

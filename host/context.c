@@ -92,6 +92,7 @@ void tt_context_destroy(tt_context *c)
     if (!c)
         return;
     tt__scratch_destroy(c);
+    tt__kernel_pool_drop_locked(c, NULL); /* no other thread may use c any more */
     for (int i = 0; i < c->n_programs; i++) {
         clReleaseProgram(c->programs[i].program);
         free(c->programs[i].key);
@@ -138,6 +139,7 @@ tt_status tt_context_set_build_options(tt_context *c, const char *options)
     pthread_mutex_lock(&c->lock);
     free(c->extra_options);
     c->extra_options = copy;
+    tt__kernel_pool_drop_locked(c, NULL);
     for (int i = 0; i < c->n_programs; i++) {
         clReleaseProgram(c->programs[i].program);
         free(c->programs[i].key);

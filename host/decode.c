@@ -472,10 +472,11 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     }
     for (int x = 0; x < n_ev; x++)
         clReleaseEvent(ev[x]);
-    cl_kernel kerns[] = {kc, ksel, kpv, km, kvm};
-    for (size_t x = 0; x < sizeof kerns / sizeof kerns[0]; x++)
-        if (kerns[x])
-            clReleaseKernel(kerns[x]);
+    tt__put_kernel(ctx, prog, kc_name, kc);
+    tt__put_kernel(ctx, prog, "tt_select", ksel);
+    tt__put_kernel(ctx, prog, kpv_name, kpv);
+    tt__put_kernel(ctx, prog, "tt_dec_merge", km);
+    tt__put_kernel(ctx, prog, kvm_name, kvm);
     tt__scratch_release(ctx, &scr);
     clReleaseProgram(prog);
     return st;

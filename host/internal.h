@@ -10,6 +10,7 @@
 
 #define TT_MAX_PROGRAMS 64
 #define TT_MAX_KERNELS_PER_PROGRAM 8
+#define TT_KERNEL_POOL 64 /* idle kernel objects kept for reuse (kernel_pool.c) */
 
 /* Records msg (printf-style) as the last error of ctx (if any) and of this thread; returns st. */
 tt_status tt__fail(const tt_context *ctx, tt_status st, const char *fmt, ...)
@@ -45,6 +46,13 @@ typedef struct tt__scratch {
     size_t cap[TT_SCRATCH_SLOTS];
 } tt__scratch;
 
+/* An idle kernel object of a cached program, kept for the next call (kernel_pool.c). */
+typedef struct tt__pooled_kernel {
+    cl_program program;
+    char name[48];
+    cl_kernel kernel;
+} tt__pooled_kernel;
+
 /* One compiled program: a kernel source set built with one option string. */
 typedef struct tt__program {
     char *key; /* source names + options */
@@ -61,6 +69,8 @@ struct tt_context {
     pthread_mutex_t lock; /* guards programs[] and message */
     tt__program programs[TT_MAX_PROGRAMS];
     int n_programs;
+    tt__pooled_kernel kernel_pool[TT_KERNEL_POOL]; /* guarded by lock */
+    int n_kernel_pool;
     char message[16384]; /* last error, build logs included */
     int cache_off;            /* tt_context_set_cache(ctx, 0): no on-disk program cache */
     char binaries_dir[4096];  /* tt_context_load_binaries: read-only prebuilt entries, "" = none */
@@ -105,9 +115,17 @@ int tt__nv_warp32(const tt_context *ctx);
 int tt__ptx_run(tt_context *ctx, const char *source, const char *options, const char *kernel,
                 float *out, size_t n_out, size_t wg);
 
-/* Creates a kernel from a cached program (the caller releases it). */
+/* A kernel of a cached program for the caller's exclusive use: an idle one from the context's
+ * pool (kernel_pool.c) or a new one. The caller gives it back with tt__put_kernel once its last
+ * enqueue returned (arguments are captured at enqueue), or releases it itself. */
 tt_status tt__create_kernel(tt_context *ctx, cl_program program, const char *name,
                             cl_kernel *out);
+cl_kernel tt__kernel_pool_take(tt_context *ctx, cl_program program, const char *name);
+/* Keeps kernel (of program, named name) for reuse while program is cached and the pool has
+ * room, else releases it. NULL kernels are ignored. */
+void tt__put_kernel(tt_context *ctx, cl_program program, const char *name, cl_kernel kernel);
+/* Releases the pooled kernels of program (NULL: all of them); the caller holds ctx->lock. */
+void tt__kernel_pool_drop_locked(tt_context *ctx, cl_program program);
 
 /* Table internals used by the attention dispatch and the file code. */
 int tt__table_n_layers(const tt_table *t);

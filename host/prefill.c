@@ -324,12 +324,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     }
     if (last)
         clReleaseEvent(last);
-    if (ka)
-        clReleaseKernel(ka);
-    if (kv)
-        clReleaseKernel(kv);
-    if (kk)
-        clReleaseKernel(kk);
+    tt__put_kernel(ctx, prog, rows ? "tt_pf_rows" : "tt_pf_attn", ka);
+    tt__put_kernel(ctx, prog, rows ? "tt_vmean_rows" : "tt_vmean", kv);
+    tt__put_kernel(ctx, prog, rows ? "tt_pf_rows_kth" : "tt_pf_kth_select", kk);
     if (uploaded)
         clReleaseEvent(uploaded);
     tt__scratch_release(ctx, &scr);

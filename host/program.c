@@ -120,6 +120,7 @@ tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sou
     if (!kcopy || ctx->n_programs == TT_MAX_PROGRAMS) {
         /* Cache full: evict the oldest entry. Kernels created from it keep it alive. */
         if (kcopy) {
+            tt__kernel_pool_drop_locked(ctx, ctx->programs[0].program);
             clReleaseProgram(ctx->programs[0].program);
             free(ctx->programs[0].key);
             memmove(ctx->programs, ctx->programs + 1,
@@ -143,6 +144,8 @@ tt_status tt__get_program(tt_context *ctx, const char *const *sources, int n_sou
 
 tt_status tt__create_kernel(tt_context *ctx, cl_program program, const char *name, cl_kernel *out)
 {
+    if ((*out = tt__kernel_pool_take(ctx, program, name)))
+        return TT_SUCCESS;
     cl_int err;
     *out = clCreateKernel(program, name, &err);
     TT_RETURN_IF(ctx, err != CL_SUCCESS, (tt_status)err, "clCreateKernel(%s) failed: %s", name,
