@@ -258,9 +258,10 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const char *ecpu = getenv("TT_DEC_CPU");
     const int cpu = ecpu && *ecpu ? *ecpu == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     /* Work-groups per (sequence, KV head) in the merge (decode_merge.cl): enough that a thread
-     * walks at most 8 chunks (one latency) and more multiprocessors share the loads; a merge
-     * per KV head took 8-12 us on the H200 (16K keys batch 1 to 32K batch 8), a fifth of a
-     * batch-1 call. CPU forms keep one (their work-items run one after another anyway).
+     * walks at most 8 chunks (one latency) and more multiprocessors share the loads. Timed on
+     * the H100 against one per KV head: 8.3 -> 8.3 us at 16K keys batch 1, 11.3 -> 10.3 us at
+     * 32K batch 8 (the merge's time is mostly its launch and barriers, docs/PERFORMANCE.md);
+     * never slower. CPU forms keep one (their work-items run one after another anyway).
      * TT_DEC_MSLICE=N overrides (tests). */
     const int munits = group * (D % 4 == 0 ? D / 4 : D);
     int mslices = cpu ? 1 : (int)(((size_t)munits * (size_t)nc + (size_t)wg * 8u - 1) / ((size_t)wg * 8u));

@@ -36,8 +36,9 @@ void dec_merge_group(const float *th, const float *dh, const uint *lay_o, int b,
      * per work-item, on the stack (4096 work-items x ~1 KB tripped valgrind's 2 MB frame limit). */
     /* One walk over the chunks' scalars, all their loads in flight together: each thread folds
      * its chunks at its own running max, keeps every chunk's max in fc, and rescales its sums
-     * once the work-group's row max is known. (A walk for the max and a second one for the sums
-     * cost a memory latency more: H200, tt_dec_merge 8-12 us, docs/PERFORMANCE.md.) */
+     * once the work-group's row max is known (a walk for the max and a second one for the sums
+     * cost a memory latency more; on the H100 the whole merge still takes 8-10 us, most of it
+     * launch and barriers: docs/PERFORMANCE.md, 2026-12-05 seventh). */
     float m[GROUP], sums[3 * GROUP], uni = 0.0f; /* kept sum, dropped sum, kept count; union */
     for (int hh = 0; hh < GROUP; hh++)
         m[hh] = -INFINITY;
