@@ -158,8 +158,19 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
          * sequences they leave it half empty (32K keys, batch 1: 0.081 vs 0.070 ms). */
         const size_t full = 4u * (ctx->info.compute_units ? ctx->info.compute_units : 1);
         const size_t groups2 = (size_t)B * G * (((size_t)s->kv_len + 2u * ch - 1) / (2u * ch));
-        if (groups2 >= full)
+        const size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
+        if (groups2 >= full) {
             ch *= 2;
+        } else {
+            /* Half the chunk (down to one key per work-item) while the launch has fewer
+             * work-groups than compute units: short contexts at batch 1 otherwise leave most of
+             * the device idle. H100, 8 KV heads, batch 1, dense (docs/PERFORMANCE.md, session of
+             * 2026-12-05, eighth): 1K keys 0.0292 -> 0.0217 ms, 4K 0.0299 -> 0.0246, 8K 0.0328 ->
+             * 0.0281; at 16K (256 work-groups) shorter chunks were slower. */
+            while (ch / 2 >= wg &&
+                   (size_t)B * G * (((size_t)s->kv_len + ch - 1) / (size_t)ch) < cus)
+                ch /= 2;
+        }
     }
     ch = (ch + wg - 1) / wg * wg;
     /* K rows read by D/VEC threads each (coalesced, KCOAL) on GPUs, where a thread per row
@@ -269,16 +280,31 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     if (ems && atoi(ems) > 0)
         mslices = atoi(ems);
     mslices = mslices < 1 ? 1 : mslices > munits ? munits : mslices;
+    /* Launches that fill the device several times over: the first wave's work-groups that
+     * share a multiprocessor start 5 us apart (DEC_STAGGER, decode.cl), so that their chunk
+     * epilogues, where nothing loads, do not fall together wave after wave. H100, one call
+     * (docs/PERFORMANCE.md, session of 2026-12-05, eighth): 32K keys batch 8 dense 0.3901 ->
+     * 0.3817 ms, Top-θ 0.2650 -> 0.2556; 128K 1.4675 -> 1.4592, 0.9391 -> 0.9222; a single wave
+     * (16K, batch 1) got slower. PTX's nanosleep needs sm_70: devices that passed the mma.sync
+     * probe (sm_80) have it. TT_DEC_STAGGER=NS overrides (0: off). */
+    const size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
+    int stagger = mma && (size_t)nc * B * G > 4u * cus ? 5000 : 0;
+    const char *est = getenv("TT_DEC_STAGGER");
+    if (mma && est && *est)
+        stagger = atoi(est) > 0 ? atoi(est) : 0;
+    char stag[64] = "";
+    if (stagger)
+        snprintf(stag, sizeof stag, "-DDEC_STAGGER=%d -DDEC_CUS=%zu ", stagger, cus);
     const char *defs = getenv("TT_DEC_DEFS");
-    char opts[480];
+    char opts[560];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d "
              "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d -DDEC_SHFL_LOCAL=%d -DDEC_MMA=%d "
-             "-DDEC_MMA_LOCAL=%d -DMMA_TU=%d -DDEC_FUSE=%d -DDEC_CPU=%d %s",
+             "-DDEC_MMA_LOCAL=%d -DMMA_TU=%d -DDEC_FUSE=%d -DDEC_CPU=%d %s%s",
              D, group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
              ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
              shfl || shfl_local, shfl_local, mma || mma_local, mma_local, mma_tu, fuse, cpu,
-             defs ? defs : "");
+             stag, defs ? defs : "");
     const char *srcs[9];
     int n_src = 0;
     if (mma)

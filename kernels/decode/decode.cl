@@ -471,32 +471,50 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     float sums[3 * GROUP]; /* kept sum, dropped sum, kept count per head */
     for (int x = 0; x < 3 * GROUP; x++)
         sums[x] = 0.0f;
-    int mine = 0;
-    for (int x = 0; x < KPT; x++) {
-        const int jj = t * KPT + x;
-        int any = 0;
-        for (int hh = 0; hh < GROUP; hh++) {
-            float w = 0.0f;
-            if (jj < nk) {
-                float sc = s[hh][jj];
-                if (isfinite(sc) && mref[hh] != -INFINITY) {
-                    const int keep = tt_keep(sc, kind, placement, mref[hh], zrow[hh], cut[hh]);
+    /* A thread's KPT consecutive keys are read and written as float4s where KPT allows: as
+     * scalars, the warp's 32 threads hit KPT-strided words, an 8-way bank conflict at KPT 8 on
+     * every load and store (per multiprocessor ~2300 shared-memory cycles per work-group). Which
+     * keys some head kept stays in registers (anyb) for the compaction below. */
+#define KW ((KPT + 31) / 32)
+#define KV4 (KPT % 4 == 0 ? 4 : 1)
+    uint anyb[KW];
+    for (int x = 0; x < KW; x++)
+        anyb[x] = 0u;
+    for (int hh = 0; hh < GROUP; hh++)
+        for (int x0 = 0; x0 < KPT; x0 += KV4) {
+            const int j = t * KPT + x0;
+            float sc[KV4], w[KV4];
+#if KPT % 4 == 0
+            const float4 s4 = vload4(0, &s[hh][j]);
+            sc[0] = s4.x, sc[1] = s4.y, sc[2] = s4.z, sc[3] = s4.w;
+#else
+            sc[0] = s[hh][j];
+#endif
+            for (int e = 0; e < KV4; e++) {
+                w[e] = 0.0f;
+                if (j + e < nk && isfinite(sc[e]) && mref[hh] != -INFINITY) {
+                    const int keep =
+                        tt_keep(sc[e], kind, placement, mref[hh], zrow[hh], cut[hh]);
                     if (keep) {
-                        w = exp(sc - mref[hh]);
-                        sums[hh] += w;
+                        w[e] = exp(sc[e] - mref[hh]);
+                        sums[hh] += w[e];
                         sums[2 * GROUP + hh] += 1.0f;
-                        any = 1;
+                        anyb[(x0 + e) / 32] |= 1u << ((x0 + e) % 32);
                     } else if (need_dm) {
-                        sums[GROUP + hh] += exp(sc - mref[hh]);
+                        sums[GROUP + hh] += exp(sc[e] - mref[hh]);
                     }
                 }
-                s[hh][jj] = w;
             }
+            /* keys at or past nk get weight 0 too: never read (the union holds none of them) */
+#if KPT % 4 == 0
+            vstore4((float4)(w[0], w[1], w[2], w[3]), 0, &s[hh][j]);
+#else
+            s[hh][j] = w[0];
+#endif
         }
-        mine += any;
-        if (jj < nk)
-            idx[jj] = any; /* flag for now; replaced by the slot below */
-    }
+    int mine = 0;
+    for (int x = 0; x < KW; x++)
+        mine += (int)popcount(anyb[x]);
     /* Exclusive scan of the per-thread counts (two levels, as in dec_sum) gives each thread its
      * first slot; total is the size of the union. */
     scan[RPOS(t)] = mine;
@@ -517,15 +535,11 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     }
     for (int i = sg * SEGL; i < t; i++)
         slot += scan[RPOS(i)];
-    int flags[KPT];
-    for (int x = 0; x < KPT; x++) {
-        const int jj = t * KPT + x;
-        flags[x] = jj < nk ? idx[jj] : 0;
-    }
-    barrier(CLK_LOCAL_MEM_FENCE);
     for (int x = 0; x < KPT; x++)
-        if (flags[x])
+        if ((anyb[x / 32] >> (x % 32)) & 1u)
             idx[slot++] = t * KPT + x;
+#undef KV4
+#undef KW
     barrier(CLK_LOCAL_MEM_FENCE);
 
     /* P·V: thread (lane, part) owns VEC dimensions of every LANES-th kept row. A head that did not
@@ -683,6 +697,17 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
 #endif
     if (DEC_DIAG_EMPTY & 1)
         return;
+#ifdef DEC_STAGGER /* PTX devices (host/decode.c): the first wave's work-groups that share a
+                    * multiprocessor (groups i, i + DEC_CUS, ...; four fit one at 128 registers)
+                    * start DEC_STAGGER ns apart, so that their epilogues do not fall together */
+    {
+        const uint lin = get_group_id(0) + get_num_groups(0) * get_group_id(1);
+        if (lin < 4u * DEC_CUS) {
+            const uint ns = (lin / DEC_CUS) % 4u * (uint)DEC_STAGGER;
+            asm volatile("nanosleep.u32 %0;" ::"r"(ns));
+        }
+    }
+#endif
     const int t = get_local_id(0), c = get_group_id(0), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int j0 = c * CH, nk = min(CH, kv_len - j0);
