@@ -471,50 +471,102 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     float sums[3 * GROUP]; /* kept sum, dropped sum, kept count per head */
     for (int x = 0; x < 3 * GROUP; x++)
         sums[x] = 0.0f;
-    /* A thread's KPT consecutive keys are read and written as float4s where KPT allows: as
-     * scalars, the warp's 32 threads hit KPT-strided words, an 8-way bank conflict at KPT 8 on
-     * every load and store (per multiprocessor ~2300 shared-memory cycles per work-group). Which
-     * keys some head kept stays in registers (anyb) for the compaction below. */
+    /* The keep decisions over a thread's KPT consecutive keys. DEC_KEEP 0: key by key, every
+     * head (the warp's 32 threads hit KPT-strided words: an 8-way bank conflict at KPT 8 on each
+     * load and store), kept flags through idx. 1: head by head, float4 loads and stores, flags
+     * in registers (anyb). 2: as 1, keys outer and heads inner. Experiment (session of
+     * 2026-12-05, eighth): 1 shortened the epilogue but slowed Top-θ's V gather. */
+#ifndef DEC_KEEP
+#define DEC_KEEP 0
+#endif
 #define KW ((KPT + 31) / 32)
 #define KV4 (KPT % 4 == 0 ? 4 : 1)
+#if KPT % 4 == 0
+#define KEEP_LOAD(hh, j) vload4(0, &s[hh][j])
+#define KEEP_STORE(hh, j, w) vstore4((float4)(w[0], w[1], w[2], w[3]), 0, &s[hh][j])
+#define KEEP_SPLIT(v, sc) (sc[0] = (v).x, sc[1] = (v).y, sc[2] = (v).z, sc[3] = (v).w)
+#else
+#define KEEP_LOAD(hh, j) s[hh][j]
+#define KEEP_STORE(hh, j, w) (s[hh][j] = w[0])
+#define KEEP_SPLIT(v, sc) (sc[0] = (v))
+#endif
+/* keys at or past nk get weight 0 too: never read (the union holds none of them) */
+#define KEEP_BLOCK(hh, x0, anyw)                                                                   \
+    {                                                                                              \
+        const int j_ = t * KPT + (x0);                                                             \
+        float sc[KV4], w[KV4];                                                                     \
+        KEEP_SPLIT(KEEP_LOAD(hh, j_), sc);                                                         \
+        _Pragma("unroll") for (int e = 0; e < KV4; e++)                                            \
+        {                                                                                          \
+            w[e] = 0.0f;                                                                           \
+            if (j_ + e < nk && isfinite(sc[e]) && mref[hh] != -INFINITY) {                         \
+                if (tt_keep(sc[e], kind, placement, mref[hh], zrow[hh], cut[hh])) {                \
+                    w[e] = exp(sc[e] - mref[hh]);                                                  \
+                    sums[hh] += w[e];                                                              \
+                    sums[2 * GROUP + (hh)] += 1.0f;                                                \
+                    anyw |= 1u << e;                                                               \
+                } else if (need_dm) {                                                              \
+                    sums[GROUP + (hh)] += exp(sc[e] - mref[hh]);                                   \
+                }                                                                                  \
+            }                                                                                      \
+        }                                                                                          \
+        KEEP_STORE(hh, j_, w);                                                                     \
+    }
+#if DEC_KEEP == 0
+    int mine = 0;
+    for (int x = 0; x < KPT; x++) {
+        const int jj = t * KPT + x;
+        int any = 0;
+        for (int hh = 0; hh < GROUP; hh++) {
+            float w = 0.0f;
+            if (jj < nk) {
+                float sc = s[hh][jj];
+                if (isfinite(sc) && mref[hh] != -INFINITY) {
+                    const int keep = tt_keep(sc, kind, placement, mref[hh], zrow[hh], cut[hh]);
+                    if (keep) {
+                        w = exp(sc - mref[hh]);
+                        sums[hh] += w;
+                        sums[2 * GROUP + hh] += 1.0f;
+                        any = 1;
+                    } else if (need_dm) {
+                        sums[GROUP + hh] += exp(sc - mref[hh]);
+                    }
+                }
+                s[hh][jj] = w;
+            }
+        }
+        mine += any;
+        if (jj < nk)
+            idx[jj] = any; /* flag for now; replaced by the slot below */
+    }
+#else
     uint anyb[KW];
     for (int x = 0; x < KW; x++)
         anyb[x] = 0u;
+    /* unrolled: sums, mref, zrow, cut and anyb are indexed by hh and x0, and a loop left
+     * rolled put them on the stack (H100: 96 bytes, 32K keys batch 8 0.379 -> 0.406 ms) */
+#if DEC_KEEP == 1
+    #pragma unroll
     for (int hh = 0; hh < GROUP; hh++)
+        #pragma unroll
         for (int x0 = 0; x0 < KPT; x0 += KV4) {
-            const int j = t * KPT + x0;
-            float sc[KV4], w[KV4];
-#if KPT % 4 == 0
-            const float4 s4 = vload4(0, &s[hh][j]);
-            sc[0] = s4.x, sc[1] = s4.y, sc[2] = s4.z, sc[3] = s4.w;
-#else
-            sc[0] = s[hh][j];
-#endif
-            for (int e = 0; e < KV4; e++) {
-                w[e] = 0.0f;
-                if (j + e < nk && isfinite(sc[e]) && mref[hh] != -INFINITY) {
-                    const int keep =
-                        tt_keep(sc[e], kind, placement, mref[hh], zrow[hh], cut[hh]);
-                    if (keep) {
-                        w[e] = exp(sc[e] - mref[hh]);
-                        sums[hh] += w[e];
-                        sums[2 * GROUP + hh] += 1.0f;
-                        anyb[(x0 + e) / 32] |= 1u << ((x0 + e) % 32);
-                    } else if (need_dm) {
-                        sums[GROUP + hh] += exp(sc[e] - mref[hh]);
-                    }
-                }
-            }
-            /* keys at or past nk get weight 0 too: never read (the union holds none of them) */
-#if KPT % 4 == 0
-            vstore4((float4)(w[0], w[1], w[2], w[3]), 0, &s[hh][j]);
-#else
-            s[hh][j] = w[0];
-#endif
+            uint a4 = 0u;
+            KEEP_BLOCK(hh, x0, a4)
+            anyb[x0 / 32] |= a4 << (x0 % 32);
         }
+#else
+    for (int x0 = 0; x0 < KPT; x0 += KV4) {
+        uint a4 = 0u;
+        #pragma unroll
+        for (int hh = 0; hh < GROUP; hh++)
+            KEEP_BLOCK(hh, x0, a4)
+        anyb[KW == 1 ? 0 : x0 / 32] |= a4 << (x0 % 32);
+    }
+#endif
     int mine = 0;
     for (int x = 0; x < KW; x++)
         mine += (int)popcount(anyb[x]);
+#endif
     /* Exclusive scan of the per-thread counts (two levels, as in dec_sum) gives each thread its
      * first slot; total is the size of the union. */
     scan[RPOS(t)] = mine;
@@ -535,9 +587,25 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     }
     for (int i = sg * SEGL; i < t; i++)
         slot += scan[RPOS(i)];
+#if DEC_KEEP == 0
+    int flags[KPT];
+    for (int x = 0; x < KPT; x++) {
+        const int jj = t * KPT + x;
+        flags[x] = jj < nk ? idx[jj] : 0;
+    }
+    barrier(CLK_LOCAL_MEM_FENCE);
+    for (int x = 0; x < KPT; x++)
+        if (flags[x])
+            idx[slot++] = t * KPT + x;
+#else
     for (int x = 0; x < KPT; x++)
         if ((anyb[x / 32] >> (x % 32)) & 1u)
             idx[slot++] = t * KPT + x;
+#endif
+#undef KEEP_BLOCK
+#undef KEEP_LOAD
+#undef KEEP_STORE
+#undef KEEP_SPLIT
 #undef KV4
 #undef KW
     barrier(CLK_LOCAL_MEM_FENCE);
