@@ -141,6 +141,10 @@ if selftest_passes TT_DEC_ROWS=0 TT_DEC_FUSE=1 -- --short --filter decode; then
 echo "== toptheta selftest --short, decode with the merge in 3 slices (TT_DEC_MSLICE=3) =="
 if selftest_passes TT_DEC_ROWS=0 TT_DEC_CPU=0 TT_DEC_MSLICE=3 -- --short --filter decode; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
+# The keep loop's opt-in form (DEC_KEEP=1, decode.cl: float4 head by head, flags in registers).
+echo "== toptheta selftest --short, decode with the float4 keep loop (DEC_KEEP=1) =="
+if selftest_passes TT_DEC_ROWS=0 TT_DEC_CPU=0 TT_DEC_DEFS=-DDEC_KEEP=1 -- --short --filter decode; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # Prefill as GPUs run it: CPUs take prefill_rows.cl, so the tiled kernel is checked here over
 # the whole prefill sweep (about 2 minutes on PoCL).
 echo "== toptheta selftest, prefill in the GPUs' tiled kernel (TT_PF_ROWS=0) =="

@@ -131,6 +131,25 @@ static void dec_profile(const cl_event *ev, const char *const *names, int n)
     }
 }
 
+int tt__decode_gpu_chunk(int ch, int wg, size_t compute_units, size_t seqs, size_t kv_len)
+{
+    const size_t cus = compute_units ? compute_units : 1;
+    /* Twice the chunk while the launch keeps at least 4 work-groups per compute unit: fewer,
+     * longer chunks amortise each chunk's reductions and compaction once the device is full
+     * (H200, batch 8: 32K keys 0.335 vs 0.350 ms, 128K 1.19 vs 1.26 ms), but with few
+     * sequences they leave it half empty (32K keys, batch 1: 0.081 vs 0.070 ms). */
+    if (seqs * ((kv_len + 2u * (size_t)ch - 1) / (2u * (size_t)ch)) >= 4u * cus)
+        return 2 * ch;
+    /* Half the chunk (down to one key per work-item) while the launch has fewer work-groups
+     * than compute units: short contexts at batch 1 otherwise leave most of the device idle.
+     * H100, 8 KV heads, batch 1, dense (docs/PERFORMANCE.md, session of 2026-12-05, eighth):
+     * 1K keys 0.0292 -> 0.0217 ms, 4K 0.0299 -> 0.0246, 8K 0.0328 -> 0.0281; at 16K (256
+     * work-groups) shorter chunks were slower. */
+    while (ch / 2 >= wg && seqs * ((kv_len + (size_t)ch - 1) / (size_t)ch) < cus)
+        ch /= 2;
+    return ch;
+}
+
 tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_attn_shape *s,
                              const tt_attn_params *p, const tt__plan *plan, const tt_tensor *q,
                              const tt_tensor *k, const tt_tensor *v, const tt_tensor *o,
@@ -152,25 +171,8 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     if (e && atoi(e) > 0) {
         ch = atoi(e);
     } else if (ctx->info.type & CL_DEVICE_TYPE_GPU) {
-        /* Twice the chunk while the launch keeps at least 4 work-groups per compute unit: fewer,
-         * longer chunks amortise each chunk's reductions and compaction once the device is full
-         * (H200, batch 8: 32K keys 0.335 vs 0.350 ms, 128K 1.19 vs 1.26 ms), but with few
-         * sequences they leave it half empty (32K keys, batch 1: 0.081 vs 0.070 ms). */
-        const size_t full = 4u * (ctx->info.compute_units ? ctx->info.compute_units : 1);
-        const size_t groups2 = (size_t)B * G * (((size_t)s->kv_len + 2u * ch - 1) / (2u * ch));
-        const size_t cus = ctx->info.compute_units ? ctx->info.compute_units : 1;
-        if (groups2 >= full) {
-            ch *= 2;
-        } else {
-            /* Half the chunk (down to one key per work-item) while the launch has fewer
-             * work-groups than compute units: short contexts at batch 1 otherwise leave most of
-             * the device idle. H100, 8 KV heads, batch 1, dense (docs/PERFORMANCE.md, session of
-             * 2026-12-05, eighth): 1K keys 0.0292 -> 0.0217 ms, 4K 0.0299 -> 0.0246, 8K 0.0328 ->
-             * 0.0281; at 16K (256 work-groups) shorter chunks were slower. */
-            while (ch / 2 >= wg &&
-                   (size_t)B * G * (((size_t)s->kv_len + ch - 1) / (size_t)ch) < cus)
-                ch /= 2;
-        }
+        ch = tt__decode_gpu_chunk(ch, wg, ctx->info.compute_units, (size_t)B * G,
+                                  (size_t)s->kv_len);
     }
     ch = (ch + wg - 1) / wg * wg;
     /* K rows read by D/VEC threads each (coalesced, KCOAL) on GPUs, where a thread per row

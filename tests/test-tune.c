@@ -5,6 +5,7 @@
 #include "support.h"
 #include "internal.h"
 #include "attention_plan.h"
+#include "decode.h"
 #include "tune_db.h"
 #include <dirent.h>
 #include <limits.h>
@@ -417,6 +418,27 @@ START_TEST(test_tune_cli)
 }
 END_TEST
 
+/* The decode chunk a GPU launch takes (host/decode.c): 132 compute units, WG 128, 512-key start
+ * as the H100 / H200 entries. Short batch-1 contexts halve the chunk until the launch has as
+ * many work-groups as units (or a chunk is one key per work-item); full launches double it. */
+START_TEST(test_decode_gpu_chunk)
+{
+    const size_t cu = 132, kv8 = 8; /* batch 1 × 8 KV heads */
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 128, cu, kv8, 1024), 128);  /* 64 groups at 128 */
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 128, cu, kv8, 4096), 128);  /* 256 */
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 128, cu, kv8, 8192), 256);  /* 256 >= 132 */
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 128, cu, kv8, 16384), 512); /* already 256 */
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 128, cu, kv8, 32768), 512); /* 256 at 1024 */
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 128, cu, 64, 32768), 1024); /* batch 8: 1024 */
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 128, cu, 64, 131072), 1024);
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 128, cu, 1, 1), 128);       /* never below wg */
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 64, cu, 1, 1), 64);
+    ck_assert_int_eq(tt__decode_gpu_chunk(512, 128, 0, 1, 1024), 512);     /* unknown units: 1 */
+    ck_assert_int_eq(tt__decode_gpu_chunk(256, 128, 4, 4, 1024), 256);     /* 4 × 2 < 16, 4 × 4 >= 4 */
+    ck_assert_int_eq(tt__decode_gpu_chunk(256, 128, 4, 8, 1024), 512);     /* 8 × 2 = 16: doubled */
+}
+END_TEST
+
 int main(void)
 {
     snprintf(suite_cache, sizeof suite_cache, "/tmp/tt-tune-cache-XXXXXX");
@@ -427,6 +449,7 @@ int main(void)
     tcase_add_checked_fixture(tc, setup, teardown);
     tcase_set_timeout(tc, 240);
     tcase_add_test(tc, test_normalise_pocl);
+    tcase_add_test(tc, test_decode_gpu_chunk);
     tcase_add_test(tc, test_normalise_vendors);
     tcase_add_test(tc, test_fallback_levels);
     tcase_add_test(tc, test_overlay_parsing);

@@ -471,11 +471,12 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     float sums[3 * GROUP]; /* kept sum, dropped sum, kept count per head */
     for (int x = 0; x < 3 * GROUP; x++)
         sums[x] = 0.0f;
-    /* The keep decisions over a thread's KPT consecutive keys. DEC_KEEP 0: key by key, every
-     * head (the warp's 32 threads hit KPT-strided words: an 8-way bank conflict at KPT 8 on each
-     * load and store), kept flags through idx. 1: head by head, float4 loads and stores, flags
-     * in registers (anyb). 2: as 1, keys outer and heads inner. Experiment (session of
-     * 2026-12-05, eighth): 1 shortened the epilogue but slowed Top-θ's V gather. */
+    /* The keep decisions over a thread's KPT consecutive keys. DEC_KEEP 0 (default): key by
+     * key, every head (the warp's 32 threads hit KPT-strided words: an 8-way bank conflict at
+     * KPT 8 on each load and store), kept flags through idx. 1 (opt-in, TT_DEC_DEFS): head by
+     * head, float4 loads and stores, flags in registers (anyb). H100, 32K keys batch 8, one call
+     * (docs/PERFORMANCE.md, session of 2026-12-05, eighth): the chunk without V rows 0.2263 ->
+     * 0.2185 ms, but Top-θ as a whole 0.2645 -> 0.2704 (its V gather got slower; not explained). */
 #ifndef DEC_KEEP
 #define DEC_KEEP 0
 #endif
@@ -545,7 +546,6 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
         anyb[x] = 0u;
     /* unrolled: sums, mref, zrow, cut and anyb are indexed by hh and x0, and a loop left
      * rolled put them on the stack (H100: 96 bytes, 32K keys batch 8 0.379 -> 0.406 ms) */
-#if DEC_KEEP == 1
     #pragma unroll
     for (int hh = 0; hh < GROUP; hh++)
         #pragma unroll
@@ -554,15 +554,6 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
             KEEP_BLOCK(hh, x0, a4)
             anyb[x0 / 32] |= a4 << (x0 % 32);
         }
-#else
-    for (int x0 = 0; x0 < KPT; x0 += KV4) {
-        uint a4 = 0u;
-        #pragma unroll
-        for (int hh = 0; hh < GROUP; hh++)
-            KEEP_BLOCK(hh, x0, a4)
-        anyb[KW == 1 ? 0 : x0 / 32] |= a4 << (x0 % 32);
-    }
-#endif
     int mine = 0;
     for (int x = 0; x < KW; x++)
         mine += (int)popcount(anyb[x]);
