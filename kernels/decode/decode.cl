@@ -482,37 +482,6 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
 #endif
 #define KW ((KPT + 31) / 32)
 #define KV4 (KPT % 4 == 0 ? 4 : 1)
-#if KPT % 4 == 0
-#define KEEP_LOAD(hh, j) vload4(0, &s[hh][j])
-#define KEEP_STORE(hh, j, w) vstore4((float4)(w[0], w[1], w[2], w[3]), 0, &s[hh][j])
-#define KEEP_SPLIT(v, sc) (sc[0] = (v).x, sc[1] = (v).y, sc[2] = (v).z, sc[3] = (v).w)
-#else
-#define KEEP_LOAD(hh, j) s[hh][j]
-#define KEEP_STORE(hh, j, w) (s[hh][j] = w[0])
-#define KEEP_SPLIT(v, sc) (sc[0] = (v))
-#endif
-/* keys at or past nk get weight 0 too: never read (the union holds none of them) */
-#define KEEP_BLOCK(hh, x0, anyw)                                                                   \
-    {                                                                                              \
-        const int j_ = t * KPT + (x0);                                                             \
-        float sc[KV4], w[KV4];                                                                     \
-        KEEP_SPLIT(KEEP_LOAD(hh, j_), sc);                                                         \
-        _Pragma("unroll") for (int e = 0; e < KV4; e++)                                            \
-        {                                                                                          \
-            w[e] = 0.0f;                                                                           \
-            if (j_ + e < nk && isfinite(sc[e]) && mref[hh] != -INFINITY) {                         \
-                if (tt_keep(sc[e], kind, placement, mref[hh], zrow[hh], cut[hh])) {                \
-                    w[e] = exp(sc[e] - mref[hh]);                                                  \
-                    sums[hh] += w[e];                                                              \
-                    sums[2 * GROUP + (hh)] += 1.0f;                                                \
-                    anyw |= 1u << e;                                                               \
-                } else if (need_dm) {                                                              \
-                    sums[GROUP + (hh)] += exp(sc[e] - mref[hh]);                                   \
-                }                                                                                  \
-            }                                                                                      \
-        }                                                                                          \
-        KEEP_STORE(hh, j_, w);                                                                     \
-    }
 #if DEC_KEEP == 0
     int mine = 0;
     for (int x = 0; x < KPT; x++) {
@@ -550,9 +519,34 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     for (int hh = 0; hh < GROUP; hh++)
         #pragma unroll
         for (int x0 = 0; x0 < KPT; x0 += KV4) {
-            uint a4 = 0u;
-            KEEP_BLOCK(hh, x0, a4)
-            anyb[x0 / 32] |= a4 << (x0 % 32);
+            const int j = t * KPT + x0;
+            float sc[KV4], w[KV4];
+#if KPT % 4 == 0
+            const float4 s4 = vload4(0, &s[hh][j]);
+            sc[0] = s4.x, sc[1] = s4.y, sc[2] = s4.z, sc[3] = s4.w;
+#else
+            sc[0] = s[hh][j];
+#endif
+            #pragma unroll
+            for (int e = 0; e < KV4; e++) {
+                w[e] = 0.0f;
+                if (j + e < nk && isfinite(sc[e]) && mref[hh] != -INFINITY) {
+                    if (tt_keep(sc[e], kind, placement, mref[hh], zrow[hh], cut[hh])) {
+                        w[e] = exp(sc[e] - mref[hh]);
+                        sums[hh] += w[e];
+                        sums[2 * GROUP + hh] += 1.0f;
+                        anyb[(x0 + e) / 32] |= 1u << ((x0 + e) % 32);
+                    } else if (need_dm) {
+                        sums[GROUP + hh] += exp(sc[e] - mref[hh]);
+                    }
+                }
+            }
+            /* keys at or past nk get weight 0 too: never read (the union holds none of them) */
+#if KPT % 4 == 0
+            vstore4((float4)(w[0], w[1], w[2], w[3]), 0, &s[hh][j]);
+#else
+            s[hh][j] = w[0];
+#endif
         }
     int mine = 0;
     for (int x = 0; x < KW; x++)
@@ -593,10 +587,6 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
         if ((anyb[x / 32] >> (x % 32)) & 1u)
             idx[slot++] = t * KPT + x;
 #endif
-#undef KEEP_BLOCK
-#undef KEEP_LOAD
-#undef KEEP_STORE
-#undef KEEP_SPLIT
 #undef KV4
 #undef KW
     barrier(CLK_LOCAL_MEM_FENCE);
