@@ -21,6 +21,7 @@
 #include "decode_rows.cl.h"
 #include "prefill.cl.h"
 #include "prefill_kth.cl.h"
+#include "prefill_fa.cl.h"
 #include "prefill_rows.cl.h"
 
 typedef struct {
@@ -50,6 +51,8 @@ static const embedded table[] = {
     {"prefill.cl", "prefill/prefill.cl", tt_kernel_prefill_cl, sizeof tt_kernel_prefill_cl - 1},
     {"prefill_kth.cl", "prefill/prefill_kth.cl", tt_kernel_prefill_kth_cl,
      sizeof tt_kernel_prefill_kth_cl - 1},
+    {"prefill_fa.cl", "prefill/prefill_fa.cl", tt_kernel_prefill_fa_cl,
+     sizeof tt_kernel_prefill_fa_cl - 1},
     {"prefill_rows.cl", "prefill/prefill_rows.cl", tt_kernel_prefill_rows_cl,
      sizeof tt_kernel_prefill_rows_cl - 1},
 };

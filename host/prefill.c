@@ -38,6 +38,15 @@ static size_t pf_mma_local_bytes(int d, int group, int emulated)
            (emulated ? 4u * 6 * PF_NT : 0);
 }
 
+/* Local memory of tt_pf_fa: a 64-key K tile at a pitch of d / 2 + 4 uints, the V tile as key
+ * pairs per dimension at a pitch of 36 uints; emulated, the multiply-add's and the shuffles'
+ * scratch and the warps' step masks. Query positions per work-group: 4 warps of 16 rows. */
+static size_t pf_fa_local_bytes(int d, int emulated)
+{
+    return 4u * (64u * (size_t)(d / 2 + 4) + (size_t)d * 36) + (emulated ? 4u * (7 * PF_NT + 4) : 0);
+}
+#define PF_FA_BQ(group) (64 / (group))
+
 /* Which kernel takes a prefill call: PF_NONE (the generic path), PF_TILED (tt_pf_attn) or PF_ROWS
  * (tt_pf_rows). CPU devices run the row kernel, others the tiled one where its local memory fits;
  * a one-pass post-softmax call the tiled kernel cannot take (head size 256 in the H200's 48 KiB)
@@ -162,6 +171,17 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                          : strcmp(epx, "dense") == 0 ? p->mode == TT_MODE_DENSE
                                                      : *epx == '1';
     const int pvm = (mma || mma_local) && (D == 64 || D == 128) && pvm_want;
+    /* The FlashAttention-2 form (tt_pf_fa, prefill_fa.cl) where the tensor cores and the warp
+     * shuffles run: Q, scores, weights and output in registers, 64-key K/V tiles, per-warp
+     * 16-key Top-θ skips. Head sizes 64 and 128, GQA groups dividing 16, dense and θ cuts other
+     * than one-pass post-softmax (top-k keeps tt_pf_attn). TT_PF_FA=0 turns it off; with the
+     * emulated multiply-add (TT_PF_MMA_LOCAL=1) TT_PF_FA=1 turns it on, so that CI checks it. */
+    const char *efa = getenv("TT_PF_FA");
+    const int fa_fits = (D == 64 || D == 128) && 16 % group == 0 && !onepass &&
+                        p->mode != TT_MODE_TOPK &&
+                        pf_fa_local_bytes(D, mma_local) <= ctx->info.local_mem_size;
+    const int fa = fa_fits && (mma ? !(efa && *efa == '0') && tt__warp_shuffle(ctx)
+                               : mma_local && efa && *efa == '1');
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     /* top-k's k-th largest pass scores a group's heads together (one fp16 conversion of each K
      * tile) while their queries fit in registers as tt_pf_rows' rows do */
@@ -169,18 +189,29 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     char opts[512];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d -DPF_MMA=%d "
-             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_PVM=%d -DKTH_HB=%d %.260s",
+             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_PVM=%d -DKTH_HB=%d -DPF_FA=%d %.260s",
              D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
-             mma_local, pvw, pvm, kth_hb, defs ? defs : "");
-    const char *tiled[] = {mma ? "mma.cl" : "mma_local.cl", "prefill.cl", "prefill_kth.cl",
-                           "vmean.cl"};
-    const char *by_rows[] = {"rows.cl", "prefill_rows.cl", "vmean.cl"};
+             mma_local, pvw, pvm, kth_hb, fa, defs ? defs : "");
+    const char *files[7];
+    int n_files = 0;
+    if (rows) {
+        files[n_files++] = "rows.cl";
+        files[n_files++] = "prefill_rows.cl";
+    } else {
+        if (mma || mma_local)
+            files[n_files++] = mma ? "mma.cl" : "mma_local.cl";
+        if (fa && mma)
+            files[n_files++] = "shfl.cl";
+        files[n_files++] = "prefill.cl";
+        files[n_files++] = "prefill_kth.cl";
+        files[n_files++] = "prefill_fa.cl"; /* empty unless PF_FA */
+    }
+    files[n_files++] = "vmean.cl";
     cl_program prog = NULL;
-    tt_status st = rows ? tt__get_program(ctx, by_rows, 3, opts, &prog)
-                   : mma || mma_local ? tt__get_program(ctx, tiled, 4, opts, &prog)
-                                      : tt__get_program(ctx, tiled + 1, 3, opts, &prog);
+    tt_status st = tt__get_program(ctx, files, n_files, opts, &prog);
     if (st != TT_SUCCESS)
         return st;
+    const char *attn_name = rows ? "tt_pf_rows" : fa ? "tt_pf_fa" : "tt_pf_attn";
     /* Device buffers from the queue's scratch pool (slots after decode's) and the thresholds and
      * layout by non-blocking writes: nothing is created per call and the host never waits for the
      * device. Per-call CL_MEM_COPY_HOST_PTR buffers did both, and the H200's prefill bench, which
@@ -272,7 +303,7 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
             LAUNCHED(ev);
     }
     if (st == TT_SUCCESS)
-        st = tt__create_kernel(ctx, prog, rows ? "tt_pf_rows" : "tt_pf_attn", &ka);
+        st = tt__create_kernel(ctx, prog, attn_name, &ka);
     const int mode = (int)p->mode, place = (int)p->placement, sdc = (int)p->sdc;
     const int vmc = use_vmc;
     const float lambda = p->sdc_lambda;
@@ -310,7 +341,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
         if ((st = set_all(ctx, ka, 23, sz, val)))
             break;
         const size_t items = (size_t)(QL + pq - 1) / pq;
-        const size_t gx = rows ? (items + PF_LQ - 1) / PF_LQ * PF_LQ : nqt * PF_NT;
+        const size_t gx = rows ? (items + PF_LQ - 1) / PF_LQ * PF_LQ
+                          : fa ? (size_t)(QL + PF_FA_BQ(group) - 1) / PF_FA_BQ(group) * PF_NT
+                               : nqt * PF_NT;
         if (!(st = launch(ctx, queue, ka, 0, gx, bg, rows ? PF_LQ : PF_NT, NEXT_NW, NEXT_WL,
                           &ev)))
             LAUNCHED(ev);
@@ -324,7 +357,7 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     }
     if (last)
         clReleaseEvent(last);
-    tt__put_kernel(ctx, prog, rows ? "tt_pf_rows" : "tt_pf_attn", ka);
+    tt__put_kernel(ctx, prog, attn_name, ka);
     tt__put_kernel(ctx, prog, rows ? "tt_vmean_rows" : "tt_vmean", kv);
     tt__put_kernel(ctx, prog, rows ? "tt_pf_rows_kth" : "tt_pf_kth_select", kk);
     if (uploaded)

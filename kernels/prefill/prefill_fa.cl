@@ -1,0 +1,403 @@
+/* prefill_fa.cl — prefill in the FlashAttention-2 form on tensor cores (NVIDIA sm_80+, PF_FA):
+ * each of 4 warps owns 16 rows (query positions × the GQA heads of one KV head) and keeps its Q
+ * fragments, scores, weights and output in registers; only 64-key K and V tiles go through local
+ * memory. Same arguments and results as prefill.cl's tt_pf_attn (dense, θ with a fixed cut or
+ * pass 0 / 1 of the two-pass cuts; not one-pass post-softmax, not top-k). PF_MMA_LOCAL emulates
+ * the multiply-adds and shuffles through local memory so that PoCL checks the bookkeeping. */
+#if PF_FA
+#define FA_NT 128
+#define FA_BK 64              /* keys per K/V tile */
+#define FA_P (16 / GROUP)     /* query positions per warp (the host takes GROUP dividing 16) */
+#define FA_BQ (4 * FA_P)      /* query positions per work-group */
+#define FA_KS (D / 16)        /* 16-dimension k-steps of Q·Kᵀ */
+#define FA_NV (D / 8)         /* 8-dimension n-tiles of P·V */
+#define FA_KP (D / 2 + 4)     /* uint pitch of a K row (fp16 pairs): lanes (g, t) hit 32 banks */
+#define FA_VP (FA_BK / 2 + 4) /* uint pitch of a V dimension's key pairs: likewise */
+/* Q's and the weights' lo halves (experiments: 0 drops one of the two multiply-adds, ~11 bits) */
+#ifndef PF_FA_QLO
+#define PF_FA_QLO 1
+#endif
+#ifndef PF_FA_PLO
+#define PF_FA_PLO 1
+#endif
+#if GROUP > 16 || 16 % GROUP != 0 || (D != 64 && D != 128) || !KV_F16
+#error "PF_FA needs GROUP dividing 16, D 64 or 128 and fp16 K/V"
+#endif
+
+#if PF_MMA_LOCAL
+/* Emulation: every work-item makes every call, so all control flow around a multiply-add or a
+ * shuffle is uniform over the work-group (on GPUs: over the warp). */
+#define FA_MMA(c, a, b0, b1) tt_mma_local(mx, c, a[0], a[1], a[2], a[3], b0, b1)
+#define FA_UNROLL _Pragma("unroll 1")
+inline float fa_shfl_local(__local float *x, float v, int m)
+{
+    const int t = get_local_id(0);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    x[t] = v;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return x[(t & ~31) | ((t & 31) ^ m)];
+}
+#define FA_SHFL(v, m) fa_shfl_local(shx, v, m)
+#else
+#define FA_MMA(c, a, b0, b1) tt_mma_16816(c, a[0], a[1], a[2], a[3], b0, b1)
+#define FA_UNROLL _Pragma("unroll")
+#define FA_SHFL(v, m) tt_shfl_xor(v, m)
+#endif
+#define FA_SHFL_U(u, m) as_uint(FA_SHFL(as_float(u), m))
+
+/* The fp16 value nearest x, as a float. */
+inline float fa_half_round(float x)
+{
+    ushort h[1];
+    vstore_half_rte(x, 0, (__private half *)h);
+    return vload_half(0, (__private const half *)h);
+}
+
+/* An A fragment's four fp16 pairs from 8 floats (pairs (x0, x1) .. (x6, x7)) as hi and lo
+ * halves: hi + lo carries ~22 bits, as prefill.cl's Q and weights. */
+inline void fa_split(const float *x, uint *hi, uint *lo)
+{
+    #pragma unroll
+    for (int i = 0; i < 4; i++) {
+        const float h0 = fa_half_round(x[2 * i]), h1 = fa_half_round(x[2 * i + 1]);
+        hi[i] = tt_mma_pack(h0, h1);
+        lo[i] = tt_mma_pack(x[2 * i] - h0, x[2 * i + 1] - h1);
+    }
+}
+
+/* Lane (fg, ft) = (lane / 4, lane % 4) of warp w holds rows fg and fg + 8 of the warp's 16: row r
+ * is head r / FA_P of the group at query position q0 + FA_P w + r % FA_P. Accumulator layout of
+ * an 8-column n-tile: c[0], c[1] row fg, columns 2 ft, 2 ft + 1; c[2], c[3] row fg + 8. */
+__kernel __attribute__((reqd_work_group_size(FA_NT, 1, 1)))
+void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV_T *v,
+              __constant uint *lay, int n_heads, int q_len, int kv_len, float scale, int pass,
+              int mode, int placement, int sdc, float lambda, int vmc, int k_eff, int onepass,
+              __global const float *thetas, __global const float *dhats,
+              __global float *rowstat, __global const float *vmean, __global float *o,
+              __global uint *stats, int batch)
+{
+    const int t = get_local_id(0), w = t / 32, lane = t % 32, fg = lane / 4, ft = lane % 4;
+    const int bg = get_group_id(1), n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
+    const int q0 = get_group_id(0) * FA_BQ, p0 = kv_len - q_len;
+    /* K tile as stored: key-major fp16 pairs (declared as uint4: the copy stores 16 bytes, and a
+     * uint array may sit on a 4-byte boundary, which faulted on the H100) */
+    __local uint4 kt4[FA_BK * FA_KP / 4];
+    __local uint *kt = (__local uint *)kt4;
+    __local uint vt[D * FA_VP];     /* V tile: per dimension, fp16 pairs of keys (2 kp, 2 kp + 1) */
+#if PF_MMA_LOCAL
+    __local float mx[6 * FA_NT], shx[FA_NT];
+    __local uint wany[4];
+#endif
+    (void)onepass;
+
+    /* Per-row constants of rows fg (y = 0) and fg + 8 (y = 1). */
+    int live[2], kind[2], rn[2], fixst[2], row[2], hd[2], pos[2];
+    float th[2], m_run[2], z_fix[2], ds[2], dm[2];
+    uint cnt[2];
+    #pragma unroll
+    for (int y = 0; y < 2; y++) {
+        const int r = fg + 8 * y;
+        hd[y] = g * GROUP + r / FA_P;
+        pos[y] = q0 + FA_P * w + r % FA_P;
+        live[y] = pos[y] < q_len;
+        rn[y] = p0 + pos[y] + 1;
+        kind[y] = mode == MODE_DENSE || rn[y] <= k_eff || k_eff <= 0 ? 0 : 1;
+        row[y] = (b * n_heads + hd[y]) * q_len + pos[y];
+        fixst[y] = pass == 1 && rowstat && live[y];
+        th[y] = live[y] && kind[y] == 1 ? thetas[hd[y] * q_len + pos[y]] : 0.0f;
+        m_run[y] = fixst[y] ? rowstat[2 * row[y]] : -INFINITY;
+        z_fix[y] = fixst[y] ? rowstat[2 * row[y] + 1] : 1.0f;
+        ds[y] = dm[y] = 0.0f;
+        cnt[y] = 0u;
+    }
+    const int need_dm = pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
+
+    /* Q: each row scaled by a power of two that brings its largest |q| to [2^13, 2^14) (a quad
+     * holds a whole row), split into fp16 hi and lo fragments that stay in registers. */
+    uint qh[FA_KS][4], ql[FA_KS][4];
+    float fs[2];
+    {
+        float mq[2] = {0.0f, 0.0f};
+        #pragma unroll
+        for (int y = 0; y < 2; y++)
+            if (live[y]) {
+                __global const float *qr = q + ADDR(lay, LAY_Q, b, hd[y], pos[y]);
+                for (int kk = 0; kk < FA_KS; kk++) {
+                    const float2 x0 = vload2(0, qr + 16 * kk + 2 * ft);
+                    const float2 x1 = vload2(0, qr + 16 * kk + 2 * ft + 8);
+                    mq[y] = fmax(mq[y], fmax(fmax(fabs(x0.x), fabs(x0.y)), fmax(fabs(x1.x), fabs(x1.y))));
+                }
+            }
+        #pragma unroll
+        for (int y = 0; y < 2; y++) {
+            mq[y] = fmax(mq[y], FA_SHFL(mq[y], 1));
+            mq[y] = fmax(mq[y], FA_SHFL(mq[y], 2));
+        }
+        float qsc[2];
+        #pragma unroll
+        for (int y = 0; y < 2; y++) {
+            const int e = mq[y] > 0.0f && mq[y] < INFINITY ? clamp(ilogb(mq[y]) - 13, -100, 100) : 0;
+            qsc[y] = ldexp(1.0f, -e);
+            fs[y] = ldexp(1.0f, e) * scale;
+        }
+        #pragma unroll
+        for (int kk = 0; kk < FA_KS; kk++) {
+            float x[8];
+            #pragma unroll
+            for (int y = 0; y < 2; y++) {
+                float2 x0 = (float2)(0.0f), x1 = (float2)(0.0f);
+                if (live[y]) {
+                    __global const float *qr = q + ADDR(lay, LAY_Q, b, hd[y], pos[y]);
+                    x0 = vload2(0, qr + 16 * kk + 2 * ft) * qsc[y];
+                    x1 = vload2(0, qr + 16 * kk + 2 * ft + 8) * qsc[y];
+                }
+                /* a0: row fg, dims 2ft..; a1: row fg + 8; a2, a3: the same rows, dims + 8 */
+                x[2 * y] = x0.x, x[2 * y + 1] = x0.y;
+                x[4 + 2 * y] = x1.x, x[5 + 2 * y] = x1.y;
+            }
+            fa_split(x, qh[kk], ql[kk]);
+        }
+    }
+
+    float acc[FA_NV][4];
+    #pragma unroll
+    for (int e = 0; e < FA_NV; e++)
+        acc[e][0] = acc[e][1] = acc[e][2] = acc[e][3] = 0.0f;
+    uint uni = 0u; /* union of the group's kept keys at position pos[0] (stats; see below) */
+#if GROUP == 1
+    uint uni8 = 0u; /* GROUP 1: rows fg and fg + 8 are different positions */
+#endif
+    const int last_i = min(q0 + FA_BQ, q_len) - 1;
+    const int ntile = (p0 + last_i + 1 + FA_BK - 1) / FA_BK;
+    for (int tile = 0; tile < ntile; tile++) {
+        const int j0 = tile * FA_BK;
+        barrier(CLK_LOCAL_MEM_FENCE); /* the previous tile's reads are done */
+        for (int x = t; x < FA_BK * (D / 8); x += FA_NT) { /* K as stored, 8 halves per uint4 */
+            const int kk = x / (D / 8), u = x % (D / 8);
+            uint4 val = (uint4)(0u);
+            if (j0 + kk < kv_len)
+                val = *((__global const uint4 *)((__global const ushort *)k +
+                                                ADDR(lay, LAY_K, b, g, j0 + kk)) + u);
+            *(__local uint4 *)(kt + kk * FA_KP + 4 * u) = val;
+        }
+        if (pass == 1) /* V as B fragments: dimension 8u + e at vt[(8u + e) FA_VP + kp] */
+            for (int x = t; x < (FA_BK / 2) * (D / 8); x += FA_NT) {
+                const int kp = x % (FA_BK / 2), u = x / (FA_BK / 2), j = j0 + 2 * kp;
+                uint4 v0 = (uint4)(0u), v1 = (uint4)(0u);
+                if (j < kv_len)
+                    v0 = *((__global const uint4 *)((__global const ushort *)v +
+                                                    ADDR(lay, LAY_V, b, g, j)) + u);
+                if (j + 1 < kv_len)
+                    v1 = *((__global const uint4 *)((__global const ushort *)v +
+                                                    ADDR(lay, LAY_V, b, g, j + 1)) + u);
+                __local uint *dv = vt + 8 * u * FA_VP + kp;
+                dv[0 * FA_VP] = (v0.x & 0xffffu) | (v1.x << 16);
+                dv[1 * FA_VP] = (v0.x >> 16) | (v1.x & 0xffff0000u);
+                dv[2 * FA_VP] = (v0.y & 0xffffu) | (v1.y << 16);
+                dv[3 * FA_VP] = (v0.y >> 16) | (v1.y & 0xffff0000u);
+                dv[4 * FA_VP] = (v0.z & 0xffffu) | (v1.z << 16);
+                dv[5 * FA_VP] = (v0.z >> 16) | (v1.z & 0xffff0000u);
+                dv[6 * FA_VP] = (v0.w & 0xffffu) | (v1.w << 16);
+                dv[7 * FA_VP] = (v0.w >> 16) | (v1.w & 0xffff0000u);
+            }
+        barrier(CLK_LOCAL_MEM_FENCE);
+
+        /* S = Q·Kᵀ for the warp's 16 rows × 64 keys: 8 n-tiles of 8 keys */
+        float s[FA_BK / 8][4];
+        #pragma unroll
+        for (int nt = 0; nt < FA_BK / 8; nt++)
+            s[nt][0] = s[nt][1] = s[nt][2] = s[nt][3] = 0.0f;
+        FA_UNROLL
+        for (int kk = 0; kk < FA_KS; kk++) {
+            FA_UNROLL
+            for (int nt = 0; nt < FA_BK / 8; nt++) {
+                __local const uint *kr = kt + (8 * nt + fg) * FA_KP + 8 * kk + ft;
+                const uint b0 = kr[0], b1 = kr[4];
+                FA_MMA(s[nt], qh[kk], b0, b1);
+#if PF_FA_QLO
+                FA_MMA(s[nt], ql[kk], b0, b1);
+#endif
+            }
+        }
+        /* scale, causal mask (keys at or beyond a row's n do not exist), the cut, the tile max */
+        float tmax[2] = {-INFINITY, -INFINITY};
+        uint kb[2] = {0u, 0u}; /* bit 2 nt + c: key j0 + 8 nt + 2 ft + c kept, row fg + 8 y */
+        #pragma unroll
+        for (int nt = 0; nt < FA_BK / 8; nt++)
+            #pragma unroll
+            for (int i = 0; i < 4; i++) {
+                const int y = i / 2, j = j0 + 8 * nt + 2 * ft + i % 2;
+                const float sc = live[y] && j < rn[y] ? s[nt][i] * fs[y] : -INFINITY;
+                s[nt][i] = sc;
+                if (isfinite(sc))
+                    tmax[y] = fmax(tmax[y], sc);
+                if (pass == 1 && tt_keep(sc, kind[y], placement, m_run[y], z_fix[y], th[y]))
+                    kb[y] |= 1u << (2 * nt + i % 2);
+            }
+        float alpha[2];
+        #pragma unroll
+        for (int y = 0; y < 2; y++) {
+            tmax[y] = fmax(tmax[y], FA_SHFL(tmax[y], 1));
+            tmax[y] = fmax(tmax[y], FA_SHFL(tmax[y], 2));
+            const float m_new = fixst[y] ? m_run[y] : fmax(m_run[y], tmax[y]);
+            alpha[y] = m_new == -INFINITY || m_run[y] == m_new ? 1.0f : exp(m_run[y] - m_new);
+            m_run[y] = m_new;
+            ds[y] *= alpha[y];
+            dm[y] *= alpha[y];
+        }
+        /* 16-key steps some row of the warp kept (bit kq): OR over the warp's lanes (emulated:
+         * over the work-group, so that the multiply-adds stay uniform) */
+        uint steps = 0u;
+        #pragma unroll
+        for (int kq = 0; kq < FA_BK / 16; kq++)
+            steps |= ((kb[0] | kb[1]) >> (4 * kq) & 0xfu) ? 1u << kq : 0u;
+        #pragma unroll
+        for (int m = 1; m < 32; m *= 2)
+            steps |= FA_SHFL_U(steps, m);
+#if PF_MMA_LOCAL
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (lane == 0)
+            wany[w] = steps;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        steps = wany[0] | wany[1] | wany[2] | wany[3];
+#endif
+        if (pass == 0) { /* the row statistics: max and Σ exp over every finite score */
+            #pragma unroll
+            for (int nt = 0; nt < FA_BK / 8; nt++)
+                #pragma unroll
+                for (int i = 0; i < 4; i++)
+                    ds[i / 2] += exp(isfinite(s[nt][i]) ? s[nt][i] - m_run[i / 2] : -INFINITY);
+            continue;
+        }
+        #pragma unroll
+        for (int e = 0; e < FA_NV; e++) {
+            acc[e][0] *= alpha[0], acc[e][1] *= alpha[0];
+            acc[e][2] *= alpha[1], acc[e][3] *= alpha[1];
+        }
+        if (stats) { /* kept keys of the group's heads at one position: see the end */
+            uint u0 = kb[0], u1 = kb[1];
+#if GROUP == 1
+            uni += popcount(u0);
+            uni8 += popcount(u1);
+#else
+            u0 |= u1; /* FA_P divides 8: rows fg and fg + 8 share the position */
+            #pragma unroll
+            for (int m = 4 * FA_P; m < 32; m *= 2) /* lanes whose rows share it */
+                u0 |= FA_SHFL_U(u0, m);
+            uni += popcount(u0);
+#endif
+        }
+        /* weights and P·V per 16-key step (n-tiles 2 kq, 2 kq + 1): the accumulator layout of
+         * the two n-tiles is mma.m16n8k16's A layout of the step */
+        FA_UNROLL
+        for (int kq = 0; kq < FA_BK / 16; kq++) {
+            const int on = (steps >> kq) & 1u;
+            if (!on && !need_dm)
+                continue;
+            float p[8];
+            #pragma unroll
+            for (int h = 0; h < 2; h++)
+                #pragma unroll
+                for (int i = 0; i < 4; i++) {
+                    const int y = i / 2, bit = 2 * (2 * kq + h) + i % 2;
+                    const float sc = s[2 * kq + h][i];
+                    const float ex = exp(isfinite(sc) ? sc - m_run[y] : -INFINITY);
+                    const int keep = (kb[y] >> bit) & 1u;
+                    p[4 * h + i] = keep ? ex : 0.0f;
+                    ds[y] += keep ? ex : 0.0f;
+                    if (need_dm)
+                        dm[y] += keep ? 0.0f : ex;
+                    cnt[y] += (uint)keep;
+                }
+            if (!on)
+                continue;
+            /* A: a0 = (row fg, keys 2ft, +1) = p[0], p[1]; a1 = row fg + 8: p[2], p[3];
+             * a2, a3: keys + 8 (n-tile 2 kq + 1): p[4..7] */
+            uint ph[4], pl[4];
+            fa_split(p, ph, pl);
+            FA_UNROLL
+            for (int e = 0; e < FA_NV; e++) {
+                __local const uint *vr = vt + (8 * e + fg) * FA_VP + 8 * kq + ft;
+                const uint b0 = vr[0], b1 = vr[4];
+                FA_MMA(acc[e], ph, b0, b1);
+#if PF_FA_PLO
+                FA_MMA(acc[e], pl, b0, b1);
+#endif
+            }
+        }
+    }
+
+    /* Row sums over the quad; then each row's denominator, as tt_pf_attn's */
+    #pragma unroll
+    for (int y = 0; y < 2; y++) {
+        ds[y] += FA_SHFL(ds[y], 1);
+        ds[y] += FA_SHFL(ds[y], 2);
+        dm[y] += FA_SHFL(dm[y], 1);
+        dm[y] += FA_SHFL(dm[y], 2);
+        cnt[y] += FA_SHFL_U(cnt[y], 1);
+        cnt[y] += FA_SHFL_U(cnt[y], 2);
+    }
+    uni += FA_SHFL_U(uni, 1);
+    uni += FA_SHFL_U(uni, 2);
+#if GROUP == 1
+    uni8 += FA_SHFL_U(uni8, 1);
+    uni8 += FA_SHFL_U(uni8, 2);
+#endif
+    float inv[2], rest[2];
+    #pragma unroll
+    for (int y = 0; y < 2; y++) {
+        const float dsum = ds[y], dmsum = dm[y];
+        if (pass == 0 && live[y] && ft == 0) {
+            rowstat[2 * row[y]] = m_run[y];
+            rowstat[2 * row[y] + 1] = dsum;
+        }
+        float denom;
+        if (kind[y] == 0) {
+            denom = dsum;
+        } else if (placement == PLACE_POST) {
+            denom = dsum + dmsum;
+        } else {
+            float miss = 0.0f;
+            if (sdc == SDC_EXACT)
+                miss = dmsum;
+            else if (sdc == SDC_EXPTH)
+                miss = (float)(rn[y] - (int)cnt[y]) *
+                       exp((placement == PLACE_REL ? m_run[y] + th[y] : th[y]) - m_run[y]);
+            else if (sdc == SDC_OFFLINE && live[y])
+                miss = dhats[hd[y] * q_len + pos[y]];
+            denom = dsum + lambda * miss;
+        }
+        inv[y] = (dsum > 0.0f && denom > 0.0f) ? 1.0f / denom : 0.0f;
+        rest[y] = (vmc && kind[y] != 0) ? 1.0f - dsum * inv[y] : 0.0f;
+        if (pass == 1 && live[y] && ft == 0 && stats)
+            stats[row[y]] = cnt[y];
+    }
+    if (pass == 1 && stats && ft == 0) {
+        __global uint *vr = stats + (size_t)batch * n_heads * q_len + (size_t)(b * n_kv + g) * q_len;
+#if GROUP == 1
+        if (live[0])
+            vr[pos[0]] = uni;
+        if (live[1])
+            vr[pos[1]] = uni8;
+#else
+        if (fg < FA_P && live[0]) /* head 0's lanes hold each position's union */
+            vr[pos[0]] = uni;
+#endif
+    }
+    #pragma unroll
+    for (int y = 0; y < 2; y++) {
+        if (pass != 1 || !live[y]) /* no return before this point: see prefill.cl's end */
+            continue;
+        __global float *orow = o + ADDR(lay, LAY_O, b, hd[y], pos[y]);
+        __global const float *vm = vmean + ((size_t)bg * q_len + pos[y]) * D;
+        #pragma unroll
+        for (int e = 0; e < FA_NV; e++) {
+            const int d = 8 * e + 2 * ft;
+            float2 out = (float2)(acc[e][2 * y], acc[e][2 * y + 1]) * inv[y];
+            if (rest[y] != 0.0f)
+                out += rest[y] * vload2(0, vm + d);
+            vstore2(m_run[y] == -INFINITY ? (float2)(NAN) : out, 0, orow + d);
+        }
+    }
+}
+#endif
