@@ -150,11 +150,17 @@ if selftest_passes TT_DEC_ROWS=0 TT_DEC_CPU=0 TT_DEC_DEFS=-DDEC_KEEP=1 -- --shor
 echo "== toptheta selftest, prefill in the GPUs' tiled kernel (TT_PF_ROWS=0) =="
 if selftest_passes TT_PF_ROWS=0 -- --filter prefill; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
-# Prefill's Q·Kᵀ and P·V on tensor cores (NVIDIA, sm_80 and later) with the multiply-add emulated
-# through local memory: fragment layouts, Q's per-row scale and hi/lo halves, the K tile copied as
-# stored, the weights' hi/lo halves and V's key pairs (every fp16 prefill case; ~10 min on PoCL).
-echo "== toptheta selftest, fp16 prefill with tensor-core Q·Kᵀ and P·V emulated (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1) =="
-if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 -- --filter "prefill f16"; then
+# Prefill as NVIDIA GPUs (sm_80 and later) run it: the FlashAttention-2 form (prefill_fa.cl) with
+# the multiply-add, the warp shuffles, cp.async and ldmatrix emulated through local memory:
+# fragment layouts, Q's per-row scale and hi/lo halves, scores and weights in registers, the
+# per-warp 16-key skips, the union counts (every fp16 prefill case; ~20 min on PoCL).
+echo "== toptheta selftest, fp16 prefill in the FlashAttention-2 form, tensor cores emulated (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1) =="
+if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1 -- --filter "prefill f16"; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
+# The tiled kernel's tensor-core Q·Kᵀ and P·V (one-pass post-softmax and top-k on NVIDIA, and
+# TT_PF_FA=0), emulated likewise: the weights' hi/lo halves and V's key pairs.
+echo "== toptheta selftest --short, fp16 prefill with tensor-core Q·Kᵀ and P·V emulated (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1) =="
+if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 -- --short --filter "prefill f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The warp P·V that tensor-core P·V replaced (TT_PF_PVM=0: the host's fallback switch).
 echo "== toptheta selftest --short, fp16 prefill, tensor cores emulated, warp P·V (TT_PF_PVM=0) =="

@@ -38,12 +38,12 @@ static size_t pf_mma_local_bytes(int d, int group, int emulated)
            (emulated ? 4u * 6 * PF_NT : 0);
 }
 
-/* Local memory of tt_pf_fa: a 64-key K tile at a pitch of d / 2 + 4 uints, the V tile as key
- * pairs per dimension at a pitch of 36 uints; emulated, the multiply-add's and the shuffles'
- * scratch and the warps' step masks. Query positions per work-group: 4 warps of 16 rows. */
+/* Local memory of tt_pf_fa: two stages of 32-key K and V tiles at a pitch of d / 2 + 4 uints;
+ * emulated, the multiply-add's and the shuffles' scratch and the warps' step masks. Query
+ * positions per work-group: 4 warps of 16 rows. */
 static size_t pf_fa_local_bytes(int d, int emulated)
 {
-    return 4u * (64u * (size_t)(d / 2 + 4) + (size_t)d * 36) + (emulated ? 4u * (7 * PF_NT + 4) : 0);
+    return 4u * 4 * 32 * (size_t)(d / 2 + 4) + (emulated ? 4u * (7 * PF_NT + 4) : 0);
 }
 #define PF_FA_BQ(group) (64 / (group))
 

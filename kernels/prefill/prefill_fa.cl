@@ -6,13 +6,13 @@
  * the multiply-adds and shuffles through local memory so that PoCL checks the bookkeeping. */
 #if PF_FA
 #define FA_NT 128
-#define FA_BK 64              /* keys per K/V tile */
+#define FA_BK 32              /* keys per K/V tile (two tiles in flight: 48 KiB of local memory) */
 #define FA_P (16 / GROUP)     /* query positions per warp (the host takes GROUP dividing 16) */
 #define FA_BQ (4 * FA_P)      /* query positions per work-group */
 #define FA_KS (D / 16)        /* 16-dimension k-steps of Q·Kᵀ */
 #define FA_NV (D / 8)         /* 8-dimension n-tiles of P·V */
-#define FA_KP (D / 2 + 4)     /* uint pitch of a K row (fp16 pairs): lanes (g, t) hit 32 banks */
-#define FA_VP (FA_BK / 2 + 4) /* uint pitch of a V dimension's key pairs: likewise */
+#define FA_KP (D / 2 + 4)     /* uint pitch of a K or V row (fp16 pairs): 8 rows hit 32 banks */
+#define FA_TU (FA_BK * FA_KP)  /* uints of one K or V tile */
 /* Q's and the weights' lo halves (experiments: 0 drops one of the two multiply-adds, ~11 bits) */
 #ifndef PF_FA_QLO
 #define PF_FA_QLO 1
@@ -20,15 +20,30 @@
 #ifndef PF_FA_PLO
 #define PF_FA_PLO 1
 #endif
+/* Exponentials of the weights: exp, or native_exp (PF_FA_EXP=1: ex2.approx on NVIDIA) */
+#if PF_FA_EXP
+#define FA_EXP(x) native_exp(x)
+#else
+#define FA_EXP(x) exp(x)
+#endif
 #if GROUP > 16 || 16 % GROUP != 0 || (D != 64 && D != 128) || !KV_F16
 #error "PF_FA needs GROUP dividing 16, D 64 or 128 and fp16 K/V"
 #endif
 
+/* Tiles arrive by cp.async, two in flight (FA_COPY 16 bytes; FA_COMMIT closes the tile's group,
+ * FA_WAIT1 / FA_WAIT0 wait for all but the newest / all groups), and the B fragments come out of
+ * the key-major tiles by ldmatrix (fa_kfrag, fa_vfrag: .trans for V). cp.async and ldmatrix are
+ * sm_80 instructions, as the mma.m16n8k16 whose probe admits a device. */
 #if PF_MMA_LOCAL
 /* Emulation: every work-item makes every call, so all control flow around a multiply-add or a
- * shuffle is uniform over the work-group (on GPUs: over the warp). */
+ * shuffle is uniform over the work-group (on GPUs: over the warp). Copies are plain stores, and
+ * each lane reads its own fragment elements. */
 #define FA_MMA(c, a, b0, b1) tt_mma_local(mx, c, a[0], a[1], a[2], a[3], b0, b1)
 #define FA_UNROLL _Pragma("unroll 1")
+#define FA_COPY(dst, src) (*(dst) = *(src))
+#define FA_COMMIT()
+#define FA_WAIT1()
+#define FA_WAIT0()
 inline float fa_shfl_local(__local float *x, float v, int m)
 {
     const int t = get_local_id(0);
@@ -38,10 +53,69 @@ inline float fa_shfl_local(__local float *x, float v, int m)
     return x[(t & ~31) | ((t & 31) ^ m)];
 }
 #define FA_SHFL(v, m) fa_shfl_local(shx, v, m)
+/* fp16 pair of key-major tile elements (row r, column c) and (r2, c2), the first in the low half */
+inline uint fa_pair(__local const uint *tl, int r, int c, int r2, int c2)
+{
+    __local const ushort *h = (__local const ushort *)tl;
+    return (uint)h[2 * r * FA_KP + c] | (uint)h[2 * r2 * FA_KP + c2] << 16;
+}
+/* Q·Kᵀ's B fragments of n-tiles 2 np and 2 np + 1 (keys 16 np ..), k-step kk: b[2 x], b[2 x + 1] */
+inline void fa_kfrag(__local const uint *kt, int np, int kk, uint *b)
+{
+    const int l = get_local_id(0) % 32, fg = l / 4, ft = l % 4;
+    #pragma unroll
+    for (int x = 0; x < 2; x++) {
+        const int key = 16 * np + 8 * x + fg, d = 16 * kk + 2 * ft;
+        b[2 * x] = fa_pair(kt, key, d, key, d + 1);
+        b[2 * x + 1] = fa_pair(kt, key, d + 8, key, d + 9);
+    }
+}
+/* P·V's B fragments of dimension n-tiles 2 ep, 2 ep + 1, keys 16 kq ..: b[2 x], b[2 x + 1] */
+inline void fa_vfrag(__local const uint *vt, int ep, int kq, uint *b)
+{
+    const int l = get_local_id(0) % 32, fg = l / 4, ft = l % 4;
+    #pragma unroll
+    for (int x = 0; x < 2; x++) {
+        const int key = 16 * kq + 2 * ft, d = 16 * ep + 8 * x + fg;
+        b[2 * x] = fa_pair(vt, key, d, key + 1, d);
+        b[2 * x + 1] = fa_pair(vt, key + 8, d, key + 9, d);
+    }
+}
 #else
 #define FA_MMA(c, a, b0, b1) tt_mma_16816(c, a[0], a[1], a[2], a[3], b0, b1)
 #define FA_UNROLL _Pragma("unroll")
 #define FA_SHFL(v, m) tt_shfl_xor(v, m)
+#define FA_COPY(dst, src)                                                                        \
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((uint)(size_t)(dst)),         \
+                 "l"(src))
+#define FA_COMMIT() asm volatile("cp.async.commit_group;" ::: "memory")
+#define FA_WAIT1() asm volatile("cp.async.wait_group 1;" ::: "memory")
+#define FA_WAIT0() asm volatile("cp.async.wait_group 0;" ::: "memory")
+/* Lane l gives the row address of matrix l / 8, row l % 8; gets its fragment of each matrix. */
+inline void fa_ldsm4(__local const uint *row, uint *b)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+                 : "r"((uint)(size_t)row));
+}
+inline void fa_ldsm4t(__local const uint *row, uint *b)
+{
+    asm volatile("ldmatrix.sync.aligned.m8n8.x4.trans.shared.b16 {%0, %1, %2, %3}, [%4];"
+                 : "=r"(b[0]), "=r"(b[1]), "=r"(b[2]), "=r"(b[3])
+                 : "r"((uint)(size_t)row));
+}
+/* matrices: (keys 16 np .. + 7, dims 16 kk ..), (same keys, dims + 8), then keys + 8 */
+inline void fa_kfrag(__local const uint *kt, int np, int kk, uint *b)
+{
+    const int l = get_local_id(0) % 32, i = l / 8;
+    fa_ldsm4(kt + (16 * np + 8 * (i / 2) + l % 8) * FA_KP + 8 * kk + 4 * (i % 2), b);
+}
+/* matrices, transposed: (keys 16 kq .. + 7, dims 16 ep ..), (keys + 8, same dims), then dims + 8 */
+inline void fa_vfrag(__local const uint *vt, int ep, int kq, uint *b)
+{
+    const int l = get_local_id(0) % 32, i = l / 8;
+    fa_ldsm4t(vt + (16 * kq + 8 * (i % 2) + l % 8) * FA_KP + 8 * ep + 4 * (i / 2), b);
+}
 #endif
 #define FA_SHFL_U(u, m) as_uint(FA_SHFL(as_float(u), m))
 
@@ -65,6 +139,30 @@ inline void fa_split(const float *x, uint *hi, uint *lo)
     }
 }
 
+/* Starts the copies of the K (and, in pass 1, V) tile of keys j0 .. j0 + FA_BK - 1 into stage
+ * st (K, then V, rows at a pitch of FA_KP uints) as one cp.async group; keys past the cache are
+ * zero (plain stores, visible after the barrier that follows the wait). */
+inline void fa_load(__local uint *st, __global const KV_T *k, __global const KV_T *v,
+                    __constant uint *lay, int b, int g, int j0, int kv_len, int pass)
+{
+    for (int x = get_local_id(0); x < FA_BK * (D / 8); x += FA_NT) {
+        const int kk = x / (D / 8), u = x % (D / 8);
+        __local uint4 *dk = (__local uint4 *)(st + kk * FA_KP) + u;
+        __local uint4 *dv = (__local uint4 *)(st + FA_TU + kk * FA_KP) + u;
+        if (j0 + kk < kv_len) {
+            FA_COPY(dk, (__global const uint4 *)((__global const ushort *)k +
+                                                  ADDR(lay, LAY_K, b, g, j0 + kk)) + u);
+            if (pass == 1)
+                FA_COPY(dv, (__global const uint4 *)((__global const ushort *)v +
+                                                      ADDR(lay, LAY_V, b, g, j0 + kk)) + u);
+        } else {
+            *dk = (uint4)(0u);
+            *dv = (uint4)(0u);
+        }
+    }
+    FA_COMMIT();
+}
+
 /* Lane (fg, ft) = (lane / 4, lane % 4) of warp w holds rows fg and fg + 8 of the warp's 16: row r
  * is head r / FA_P of the group at query position q0 + FA_P w + r % FA_P. Accumulator layout of
  * an 8-column n-tile: c[0], c[1] row fg, columns 2 ft, 2 ft + 1; c[2], c[3] row fg + 8. */
@@ -79,11 +177,10 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
     const int t = get_local_id(0), w = t / 32, lane = t % 32, fg = lane / 4, ft = lane % 4;
     const int bg = get_group_id(1), n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int q0 = get_group_id(0) * FA_BQ, p0 = kv_len - q_len;
-    /* K tile as stored: key-major fp16 pairs (declared as uint4: the copy stores 16 bytes, and a
-     * uint array may sit on a 4-byte boundary, which faulted on the H100) */
-    __local uint4 kt4[FA_BK * FA_KP / 4];
-    __local uint *kt = (__local uint *)kt4;
-    __local uint vt[D * FA_VP];     /* V tile: per dimension, fp16 pairs of keys (2 kp, 2 kp + 1) */
+    /* Two stages of K and V tiles as stored: key-major fp16 pairs (declared as uint4: copies
+     * store 16 bytes, and a uint array may sit on a 4-byte boundary, which faulted on the H100) */
+    __local uint4 kv4[4 * FA_TU / 4];
+    __local uint *const kvl = (__local uint *)kv4; /* stage x: K at 2 x FA_TU, V after it */
 #if PF_MMA_LOCAL
     __local float mx[6 * FA_NT], shx[FA_NT];
     __local uint wany[4];
@@ -169,40 +266,19 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
 #endif
     const int last_i = min(q0 + FA_BQ, q_len) - 1;
     const int ntile = (p0 + last_i + 1 + FA_BK - 1) / FA_BK;
+    fa_load(kvl, k, v, lay, b, g, 0, kv_len, pass);
     for (int tile = 0; tile < ntile; tile++) {
         const int j0 = tile * FA_BK;
-        barrier(CLK_LOCAL_MEM_FENCE); /* the previous tile's reads are done */
-        for (int x = t; x < FA_BK * (D / 8); x += FA_NT) { /* K as stored, 8 halves per uint4 */
-            const int kk = x / (D / 8), u = x % (D / 8);
-            uint4 val = (uint4)(0u);
-            if (j0 + kk < kv_len)
-                val = *((__global const uint4 *)((__global const ushort *)k +
-                                                ADDR(lay, LAY_K, b, g, j0 + kk)) + u);
-            *(__local uint4 *)(kt + kk * FA_KP + 4 * u) = val;
+        __local const uint *kt = kvl + 2 * FA_TU * (tile & 1), *vt = kt + FA_TU;
+        if (tile + 1 < ntile) { /* the next tile's copies fly while this one is multiplied */
+            fa_load(kvl + 2 * FA_TU * ((tile + 1) & 1), k, v, lay, b, g, j0 + FA_BK, kv_len, pass);
+            FA_WAIT1();
+        } else {
+            FA_WAIT0();
         }
-        if (pass == 1) /* V as B fragments: dimension 8u + e at vt[(8u + e) FA_VP + kp] */
-            for (int x = t; x < (FA_BK / 2) * (D / 8); x += FA_NT) {
-                const int kp = x % (FA_BK / 2), u = x / (FA_BK / 2), j = j0 + 2 * kp;
-                uint4 v0 = (uint4)(0u), v1 = (uint4)(0u);
-                if (j < kv_len)
-                    v0 = *((__global const uint4 *)((__global const ushort *)v +
-                                                    ADDR(lay, LAY_V, b, g, j)) + u);
-                if (j + 1 < kv_len)
-                    v1 = *((__global const uint4 *)((__global const ushort *)v +
-                                                    ADDR(lay, LAY_V, b, g, j + 1)) + u);
-                __local uint *dv = vt + 8 * u * FA_VP + kp;
-                dv[0 * FA_VP] = (v0.x & 0xffffu) | (v1.x << 16);
-                dv[1 * FA_VP] = (v0.x >> 16) | (v1.x & 0xffff0000u);
-                dv[2 * FA_VP] = (v0.y & 0xffffu) | (v1.y << 16);
-                dv[3 * FA_VP] = (v0.y >> 16) | (v1.y & 0xffff0000u);
-                dv[4 * FA_VP] = (v0.z & 0xffffu) | (v1.z << 16);
-                dv[5 * FA_VP] = (v0.z >> 16) | (v1.z & 0xffff0000u);
-                dv[6 * FA_VP] = (v0.w & 0xffffu) | (v1.w << 16);
-                dv[7 * FA_VP] = (v0.w >> 16) | (v1.w & 0xffff0000u);
-            }
-        barrier(CLK_LOCAL_MEM_FENCE);
+        barrier(CLK_LOCAL_MEM_FENCE); /* every work-item's copies of this tile have landed */
 
-        /* S = Q·Kᵀ for the warp's 16 rows × 64 keys: 8 n-tiles of 8 keys */
+        /* S = Q·Kᵀ for the warp's 16 rows × FA_BK keys: n-tiles of 8 keys */
         float s[FA_BK / 8][4];
         #pragma unroll
         for (int nt = 0; nt < FA_BK / 8; nt++)
@@ -210,12 +286,14 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         FA_UNROLL
         for (int kk = 0; kk < FA_KS; kk++) {
             FA_UNROLL
-            for (int nt = 0; nt < FA_BK / 8; nt++) {
-                __local const uint *kr = kt + (8 * nt + fg) * FA_KP + 8 * kk + ft;
-                const uint b0 = kr[0], b1 = kr[4];
-                FA_MMA(s[nt], qh[kk], b0, b1);
+            for (int np = 0; np < FA_BK / 16; np++) {
+                uint kf[4];
+                fa_kfrag(kt, np, kk, kf);
+                FA_MMA(s[2 * np], qh[kk], kf[0], kf[1]);
+                FA_MMA(s[2 * np + 1], qh[kk], kf[2], kf[3]);
 #if PF_FA_QLO
-                FA_MMA(s[nt], ql[kk], b0, b1);
+                FA_MMA(s[2 * np], ql[kk], kf[0], kf[1]);
+                FA_MMA(s[2 * np + 1], ql[kk], kf[2], kf[3]);
 #endif
             }
         }
@@ -267,6 +345,7 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
                 #pragma unroll
                 for (int i = 0; i < 4; i++)
                     ds[i / 2] += exp(isfinite(s[nt][i]) ? s[nt][i] - m_run[i / 2] : -INFINITY);
+            barrier(CLK_LOCAL_MEM_FENCE);
             continue;
         }
         #pragma unroll
@@ -301,7 +380,7 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
                 for (int i = 0; i < 4; i++) {
                     const int y = i / 2, bit = 2 * (2 * kq + h) + i % 2;
                     const float sc = s[2 * kq + h][i];
-                    const float ex = exp(isfinite(sc) ? sc - m_run[y] : -INFINITY);
+                    const float ex = FA_EXP(isfinite(sc) ? sc - m_run[y] : -INFINITY);
                     const int keep = (kb[y] >> bit) & 1u;
                     p[4 * h + i] = keep ? ex : 0.0f;
                     ds[y] += keep ? ex : 0.0f;
@@ -316,15 +395,18 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
             uint ph[4], pl[4];
             fa_split(p, ph, pl);
             FA_UNROLL
-            for (int e = 0; e < FA_NV; e++) {
-                __local const uint *vr = vt + (8 * e + fg) * FA_VP + 8 * kq + ft;
-                const uint b0 = vr[0], b1 = vr[4];
-                FA_MMA(acc[e], ph, b0, b1);
+            for (int ep = 0; ep < FA_NV / 2; ep++) {
+                uint vf[4];
+                fa_vfrag(vt, ep, kq, vf);
+                FA_MMA(acc[2 * ep], ph, vf[0], vf[1]);
+                FA_MMA(acc[2 * ep + 1], ph, vf[2], vf[3]);
 #if PF_FA_PLO
-                FA_MMA(acc[e], pl, b0, b1);
+                FA_MMA(acc[2 * ep], pl, vf[0], vf[1]);
+                FA_MMA(acc[2 * ep + 1], pl, vf[2], vf[3]);
 #endif
             }
         }
+        barrier(CLK_LOCAL_MEM_FENCE); /* this stage is read: the tile after next may fill it */
     }
 
     /* Row sums over the quad; then each row's denominator, as tt_pf_attn's */
