@@ -199,9 +199,6 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         live[y] = pos[y] < q_len;
         rn[y] = p0 + pos[y] + 1;
         kind[y] = mode == MODE_DENSE || rn[y] <= k_eff || k_eff <= 0 ? 0 : 1;
-#ifdef PF_FA_DIAG_DENSE /* diagnostic: every row dense (wrong results in θ calls) */
-        kind[y] = 0;
-#endif
         row[y] = (b * n_heads + hd[y]) * q_len + pos[y];
         fixst[y] = pass == 1 && rowstat && live[y];
         th[y] = live[y] && kind[y] == 1 ? thetas[hd[y] * q_len + pos[y]] : 0.0f;
@@ -211,15 +208,6 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         cnt[y] = 0u;
     }
     const int need_dm = pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
-    /* rows whose cut is a fixed score (dense rows, pre-softmax θ): keep = score > cut[y] */
-    const int simple = pass == 1 && (placement == PLACE_PRE || mode == MODE_DENSE);
-    int rn_e[2]; /* keys a row sees: 0 for rows past the chunk */
-    float cut[2];
-    #pragma unroll
-    for (int y = 0; y < 2; y++) {
-        rn_e[y] = live[y] ? rn[y] : 0;
-        cut[y] = kind[y] == 0 ? -INFINITY : th[y];
-    }
 
     /* Q: each row scaled by a power of two that brings its largest |q| to [2^13, 2^14) (a quad
      * holds a whole row), split into fp16 hi and lo fragments that stay in registers. */
@@ -317,15 +305,12 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
             #pragma unroll
             for (int i = 0; i < 4; i++) {
                 const int y = i / 2, j = j0 + 8 * nt + 2 * ft + i % 2;
-                const float sc = j < rn_e[y] ? s[nt][i] * fs[y] : -INFINITY;
+                const float sc = live[y] && j < rn[y] ? s[nt][i] * fs[y] : -INFINITY;
                 s[nt][i] = sc;
                 if (isfinite(sc))
                     tmax[y] = fmax(tmax[y], sc);
-                /* tt_keep, for dense rows and fixed cuts in two compares (NaN fails the first) */
-                const int keep = simple ? sc > cut[y] && sc != INFINITY
-                                        : pass == 1 && tt_keep(sc, kind[y], placement, m_run[y],
-                                                               z_fix[y], th[y]);
-                kb[y] |= (uint)keep << (2 * nt + i % 2);
+                if (pass == 1 && tt_keep(sc, kind[y], placement, m_run[y], z_fix[y], th[y]))
+                    kb[y] |= 1u << (2 * nt + i % 2);
             }
         float alpha[2];
         #pragma unroll
@@ -338,24 +323,21 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
             ds[y] *= alpha[y];
             dm[y] *= alpha[y];
         }
-        /* 16-key steps some row of the warp kept (bit kq): OR over the warp's lanes by one
-         * redux.sync (sm_80; emulated: shuffles, then over the work-group, so that the
-         * multiply-adds stay uniform) */
+        /* 16-key steps some row of the warp kept (bit kq): OR over the warp's lanes (emulated:
+         * over the work-group, so that the multiply-adds stay uniform) */
         uint steps = 0u;
         #pragma unroll
         for (int kq = 0; kq < FA_BK / 16; kq++)
             steps |= ((kb[0] | kb[1]) >> (4 * kq) & 0xfu) ? 1u << kq : 0u;
-#if PF_MMA_LOCAL
         #pragma unroll
         for (int m = 1; m < 32; m *= 2)
             steps |= FA_SHFL_U(steps, m);
+#if PF_MMA_LOCAL
         barrier(CLK_LOCAL_MEM_FENCE);
         if (lane == 0)
             wany[w] = steps;
         barrier(CLK_LOCAL_MEM_FENCE);
         steps = wany[0] | wany[1] | wany[2] | wany[3];
-#else
-        asm volatile("redux.sync.or.b32 %0, %1, 0xffffffff;" : "=r"(steps) : "r"(steps));
 #endif
         if (pass == 0) { /* the row statistics: max and Σ exp over every finite score */
             #pragma unroll
