@@ -157,6 +157,10 @@ if selftest_passes TT_PF_ROWS=0 -- --filter prefill; then
 echo "== toptheta selftest, fp16 prefill in the FlashAttention-2 form, tensor cores emulated (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1) =="
 if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1 -- --filter "prefill f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
+# Its opt-in cut in two compares (PF_FA_FAST=1, prefill_fa.cl; the redux.sync part is GPU-only).
+echo "== toptheta selftest --short, fp16 prefill in the FlashAttention-2 form with PF_FA_FAST=1 =="
+if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1 TT_PF_DEFS=-DPF_FA_FAST=1 -- --short --filter "prefill f16"; then
+    total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The tiled kernel's tensor-core Q·Kᵀ and P·V (one-pass post-softmax and top-k on NVIDIA, and
 # TT_PF_FA=0), emulated likewise: the weights' hi/lo halves and V's key pairs.
 echo "== toptheta selftest --short, fp16 prefill with tensor-core Q·Kᵀ and P·V emulated (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1) =="

@@ -20,6 +20,12 @@
 #ifndef PF_FA_PLO
 #define PF_FA_PLO 1
 #endif
+/* PF_FA_FAST=1 (opt-in, not yet timed on a GPU): the cut of dense rows and pre-softmax θ as
+ * two compares, one mask compare per score, the warp's step mask by one redux.sync (sm_80)
+ * instead of five shuffles. PF_FA_DIAG_DENSE: every row dense (diagnostic, wrong θ results). */
+#ifndef PF_FA_FAST
+#define PF_FA_FAST 0
+#endif
 /* Exponentials of the weights: exp, or native_exp (PF_FA_EXP=1: ex2.approx on NVIDIA) */
 #if PF_FA_EXP
 #define FA_EXP(x) native_exp(x)
@@ -199,6 +205,9 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         live[y] = pos[y] < q_len;
         rn[y] = p0 + pos[y] + 1;
         kind[y] = mode == MODE_DENSE || rn[y] <= k_eff || k_eff <= 0 ? 0 : 1;
+#ifdef PF_FA_DIAG_DENSE
+        kind[y] = 0;
+#endif
         row[y] = (b * n_heads + hd[y]) * q_len + pos[y];
         fixst[y] = pass == 1 && rowstat && live[y];
         th[y] = live[y] && kind[y] == 1 ? thetas[hd[y] * q_len + pos[y]] : 0.0f;
@@ -208,6 +217,17 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         cnt[y] = 0u;
     }
     const int need_dm = pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
+#if PF_FA_FAST
+    /* rows whose cut is a fixed score (dense rows, pre-softmax θ): keep = score > cut[y] */
+    const int simple = pass == 1 && (placement == PLACE_PRE || mode == MODE_DENSE);
+    int rn_e[2]; /* keys a row sees: 0 for rows past the chunk */
+    float cut[2];
+    #pragma unroll
+    for (int y = 0; y < 2; y++) {
+        rn_e[y] = live[y] ? rn[y] : 0;
+        cut[y] = kind[y] == 0 ? -INFINITY : th[y];
+    }
+#endif
 
     /* Q: each row scaled by a power of two that brings its largest |q| to [2^13, 2^14) (a quad
      * holds a whole row), split into fp16 hi and lo fragments that stay in registers. */
@@ -305,12 +325,24 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
             #pragma unroll
             for (int i = 0; i < 4; i++) {
                 const int y = i / 2, j = j0 + 8 * nt + 2 * ft + i % 2;
+#if PF_FA_FAST
+                const float sc = j < rn_e[y] ? s[nt][i] * fs[y] : -INFINITY;
+                /* tt_keep in two compares (NaN fails the first) */
+                const int keep = simple ? sc > cut[y] && sc != INFINITY
+                                        : pass == 1 && tt_keep(sc, kind[y], placement, m_run[y],
+                                                               z_fix[y], th[y]);
+                s[nt][i] = sc;
+                if (isfinite(sc))
+                    tmax[y] = fmax(tmax[y], sc);
+                kb[y] |= (uint)keep << (2 * nt + i % 2);
+#else
                 const float sc = live[y] && j < rn[y] ? s[nt][i] * fs[y] : -INFINITY;
                 s[nt][i] = sc;
                 if (isfinite(sc))
                     tmax[y] = fmax(tmax[y], sc);
                 if (pass == 1 && tt_keep(sc, kind[y], placement, m_run[y], z_fix[y], th[y]))
                     kb[y] |= 1u << (2 * nt + i % 2);
+#endif
             }
         float alpha[2];
         #pragma unroll
@@ -329,9 +361,13 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         #pragma unroll
         for (int kq = 0; kq < FA_BK / 16; kq++)
             steps |= ((kb[0] | kb[1]) >> (4 * kq) & 0xfu) ? 1u << kq : 0u;
+#if PF_FA_FAST && !PF_MMA_LOCAL
+        asm volatile("redux.sync.or.b32 %0, %1, 0xffffffff;" : "=r"(steps) : "r"(steps));
+#else
         #pragma unroll
         for (int m = 1; m < 32; m *= 2)
             steps |= FA_SHFL_U(steps, m);
+#endif
 #if PF_MMA_LOCAL
         barrier(CLK_LOCAL_MEM_FENCE);
         if (lane == 0)
