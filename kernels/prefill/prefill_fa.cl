@@ -32,6 +32,9 @@
 #else
 #define FA_EXP(x) exp(x)
 #endif
+#if !PF_MMA /* pf_half_round and the fragment packing come from prefill.cl / mma.cl */
+#error "PF_FA needs PF_MMA"
+#endif
 #if GROUP > 16 || 16 % GROUP != 0 || (D != 64 && D != 128) || !KV_F16
 #error "PF_FA needs GROUP dividing 16, D 64 or 128 and fp16 K/V"
 #endif
@@ -125,21 +128,13 @@ inline void fa_vfrag(__local const uint *vt, int ep, int kq, uint *b)
 #endif
 #define FA_SHFL_U(u, m) as_uint(FA_SHFL(as_float(u), m))
 
-/* The fp16 value nearest x, as a float. */
-inline float fa_half_round(float x)
-{
-    ushort h[1];
-    vstore_half_rte(x, 0, (__private half *)h);
-    return vload_half(0, (__private const half *)h);
-}
-
 /* An A fragment's four fp16 pairs from 8 floats (pairs (x0, x1) .. (x6, x7)) as hi and lo
  * halves: hi + lo carries ~22 bits, as prefill.cl's Q and weights. */
 inline void fa_split(const float *x, uint *hi, uint *lo)
 {
     #pragma unroll
     for (int i = 0; i < 4; i++) {
-        const float h0 = fa_half_round(x[2 * i]), h1 = fa_half_round(x[2 * i + 1]);
+        const float h0 = pf_half_round(x[2 * i]), h1 = pf_half_round(x[2 * i + 1]);
         hi[i] = tt_mma_pack(h0, h1);
         lo[i] = tt_mma_pack(x[2 * i] - h0, x[2 * i + 1] - h1);
     }
