@@ -172,8 +172,8 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                                                      : *epx == '1';
     const int pvm = (mma || mma_local) && (D == 64 || D == 128) && pvm_want;
     /* The FlashAttention-2 form (tt_pf_fa, prefill_fa.cl) where the tensor cores and the warp
-     * shuffles run: Q, scores, weights and output in registers, 64-key K/V tiles, per-warp
-     * 16-key Top-θ skips. Head sizes 64 and 128, GQA groups dividing 16, dense and θ cuts other
+     * shuffles run: Q, scores, weights and output in registers, 32-key K/V tiles in two
+     * stages, per-warp 16-key Top-θ skips. Head sizes 64 and 128, GQA groups dividing 16, dense and θ cuts other
      * than one-pass post-softmax (top-k keeps tt_pf_attn). H100, 8K, keep 0.1, one call
      * (docs/PERFORMANCE.md, 2026-12-06, ninth): dense 12.96 → 7.74 ms, Top-θ 13.59 → 9.04 ms;
      * 4K 3.64 → 2.23, 3.86 → 2.61. TT_PF_FA=0 turns it off; with the emulated multiply-add
@@ -184,6 +184,18 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                         pf_fa_local_bytes(D, mma_local) <= ctx->info.local_mem_size;
     const int fa = fa_fits && (mma ? !(efa && *efa == '0') && tt__warp_shuffle(ctx)
                                : mma_local && efa && *efa == '1');
+    /* tt_pf_fa compiled for the call's cuts (PF_FA_CUT in prefill_fa.cl): 2 every row dense,
+     * 1 fixed cuts (pre-softmax θ without the exact dropped sum), 0 any. H100, 8K, one call
+     * (docs/PERFORMANCE.md, 2026-12-06, tenth): dense 7.61 ms in form 0, 6.11 in form 1, 5.23 in
+     * form 2; Top-θ keep 0.1 8.58 in form 0, 5.91 in form 1. TT_PF_FA_CUT=0 or 1 caps it
+     * (experiments: a more general form, never a narrower one). */
+    const char *ecut = getenv("TT_PF_FA_CUT");
+    int fa_cut = !fa                                                        ? 0
+                 : !theta_rows                                              ? 2
+                 : p->placement == TT_PLACE_PRE && p->sdc != TT_SDC_EXACT ? 1
+                                                                            : 0;
+    if (ecut && (*ecut == '0' || *ecut == '1') && *ecut - '0' < fa_cut)
+        fa_cut = *ecut - '0';
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     /* top-k's k-th largest pass scores a group's heads together (one fp16 conversion of each K
      * tile) while their queries fit in registers as tt_pf_rows' rows do */
@@ -191,9 +203,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     char opts[512];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d -DPF_MMA=%d "
-             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_PVM=%d -DKTH_HB=%d -DPF_FA=%d %.260s",
+             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_PVM=%d -DKTH_HB=%d -DPF_FA=%d -DPF_FA_CUT=%d %.260s",
              D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
-             mma_local, pvw, pvm, kth_hb, fa, defs ? defs : "");
+             mma_local, pvw, pvm, kth_hb, fa, fa_cut, defs ? defs : "");
     const char *files[7];
     int n_files = 0;
     if (rows) {
@@ -204,8 +216,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
             files[n_files++] = mma ? "mma.cl" : "mma_local.cl";
         if (fa && mma)
             files[n_files++] = "shfl.cl";
-        files[n_files++] = "prefill.cl";
-        files[n_files++] = "prefill_kth.cl";
+        files[n_files++] = "prefill.cl"; /* with PF_FA only its helpers */
+        if (!fa) /* top-k's passes: never with tt_pf_fa */
+            files[n_files++] = "prefill_kth.cl";
         files[n_files++] = "prefill_fa.cl"; /* empty unless PF_FA */
     }
     files[n_files++] = "vmean.cl";

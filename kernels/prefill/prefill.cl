@@ -135,6 +135,7 @@ inline uint pf_union(__local const uint *bits, int i, int c8)
     return u;
 }
 
+#if !PF_FA /* a program for tt_pf_fa (prefill_fa.cl) leaves this kernel out: half the build */
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
 void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const KV_T *v,
                 __constant uint *lay, int n_heads, int q_len, int kv_len, float scale, int pass,
@@ -733,3 +734,4 @@ void tt_pf_attn(__global const float *q, __global const KV_T *k, __global const 
     }
 #endif
 }
+#endif

@@ -1,6 +1,6 @@
 /* prefill_fa.cl — prefill in the FlashAttention-2 form on tensor cores (NVIDIA sm_80+, PF_FA):
  * each of 4 warps owns 16 rows (query positions × the GQA heads of one KV head) and keeps its Q
- * fragments, scores, weights and output in registers; only 64-key K and V tiles go through local
+ * fragments, scores, weights and output in registers; only 32-key K and V tiles go through local
  * memory. Same arguments and results as prefill.cl's tt_pf_attn (dense, θ with a fixed cut or
  * pass 0 / 1 of the two-pass cuts; not one-pass post-softmax, not top-k). PF_MMA_LOCAL emulates
  * the multiply-adds and shuffles through local memory so that PoCL checks the bookkeeping. */
@@ -20,11 +20,19 @@
 #ifndef PF_FA_PLO
 #define PF_FA_PLO 1
 #endif
-/* PF_FA_FAST=1 (opt-in, not yet timed on a GPU): the cut of dense rows and pre-softmax θ as
- * two compares, one mask compare per score, the warp's step mask by one redux.sync (sm_80)
- * instead of five shuffles. PF_FA_DIAG_DENSE: every row dense (diagnostic, wrong θ results). */
-#ifndef PF_FA_FAST
-#define PF_FA_FAST 0
+/* PF_FA_CUT: what the host guarantees about the call, so that the per-score work is compiled
+ * for it (a runtime test per score cost 1.3 ms at 8K on the H100): 0 any cut, pass 0 or 1
+ * (tt_keep per score); 1 pass 1, every row dense or cut at a fixed score θ (pre-softmax), no
+ * dropped sums (not SDC exact): keep = score > cut, and a dropped score becomes -inf where it
+ * is cut, so that the weights are computed as dense ones (a select per weight instead cost
+ * Top-θ 5.30 → 5.75 ms at 8K on the H100); 2 pass 1, every row dense (no step mask). */
+#ifndef PF_FA_CUT
+#define PF_FA_CUT 0
+#endif
+/* PF_FA_SKIP=0 (experiments): multiply every 16-key step, as dense does, instead of skipping the
+ * steps no row of the warp kept */
+#ifndef PF_FA_SKIP
+#define PF_FA_SKIP 1
 #endif
 /* Exponentials of the weights: exp, or native_exp (PF_FA_EXP=1: ex2.approx on NVIDIA) */
 #if PF_FA_EXP
@@ -178,6 +186,14 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
     const int t = get_local_id(0), w = t / 32, lane = t % 32, fg = lane / 4, ft = lane % 4;
     const int bg = get_group_id(1), n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
     const int q0 = get_group_id(0) * FA_BQ, p0 = kv_len - q_len;
+    if (PF_FA_CUT >= 1) { /* constants the compiler may fold (see PF_FA_CUT) */
+        pass = 1;
+        placement = PLACE_PRE;
+    }
+    if (PF_FA_CUT == 2) {
+        mode = MODE_DENSE;
+        sdc = SDC_NONE;
+    }
     /* Two stages of K and V tiles as stored: key-major fp16 pairs (declared as uint4: copies
      * store 16 bytes, and a uint array may sit on a 4-byte boundary, which faulted on the H100) */
     __local uint4 kv4[4 * FA_TU / 4];
@@ -200,9 +216,6 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         live[y] = pos[y] < q_len;
         rn[y] = p0 + pos[y] + 1;
         kind[y] = mode == MODE_DENSE || rn[y] <= k_eff || k_eff <= 0 ? 0 : 1;
-#ifdef PF_FA_DIAG_DENSE
-        kind[y] = 0;
-#endif
         row[y] = (b * n_heads + hd[y]) * q_len + pos[y];
         fixst[y] = pass == 1 && rowstat && live[y];
         th[y] = live[y] && kind[y] == 1 ? thetas[hd[y] * q_len + pos[y]] : 0.0f;
@@ -211,18 +224,12 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         ds[y] = dm[y] = 0.0f;
         cnt[y] = 0u;
     }
-    const int need_dm = pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
-#if PF_FA_FAST
-    /* rows whose cut is a fixed score (dense rows, pre-softmax θ): keep = score > cut[y] */
-    const int simple = pass == 1 && (placement == PLACE_PRE || mode == MODE_DENSE);
-    int rn_e[2]; /* keys a row sees: 0 for rows past the chunk */
-    float cut[2];
+    /* the dropped sums (post-softmax, SDC exact): never in forms 1 and 2 (PF_FA_CUT) */
+    const int need_dm = !PF_FA_CUT && pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
+    float cut[2]; /* PF_FA_CUT 1, 2: keep = score > cut[y] */
     #pragma unroll
-    for (int y = 0; y < 2; y++) {
-        rn_e[y] = live[y] ? rn[y] : 0;
+    for (int y = 0; y < 2; y++)
         cut[y] = kind[y] == 0 ? -INFINITY : th[y];
-    }
-#endif
 
     /* Q: each row scaled by a power of two that brings its largest |q| to [2^13, 2^14) (a quad
      * holds a whole row), split into fp16 hi and lo fragments that stay in registers. */
@@ -320,24 +327,21 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
             #pragma unroll
             for (int i = 0; i < 4; i++) {
                 const int y = i / 2, j = j0 + 8 * nt + 2 * ft + i % 2;
-#if PF_FA_FAST
-                const float sc = j < rn_e[y] ? s[nt][i] * fs[y] : -INFINITY;
-                /* tt_keep in two compares (NaN fails the first) */
-                const int keep = simple ? sc > cut[y] && sc != INFINITY
-                                        : pass == 1 && tt_keep(sc, kind[y], placement, m_run[y],
-                                                               z_fix[y], th[y]);
-                s[nt][i] = sc;
-                if (isfinite(sc))
-                    tmax[y] = fmax(tmax[y], sc);
-                kb[y] |= (uint)keep << (2 * nt + i % 2);
-#else
                 const float sc = live[y] && j < rn[y] ? s[nt][i] * fs[y] : -INFINITY;
-                s[nt][i] = sc;
+#if PF_FA_CUT
+                const int keep = sc > cut[y] && sc != INFINITY; /* tt_keep; NaN fails both */
+#else
+                const int keep = pass == 1 && tt_keep(sc, kind[y], placement, m_run[y],
+                                                      z_fix[y], th[y]);
+#endif
                 if (isfinite(sc))
                     tmax[y] = fmax(tmax[y], sc);
-                if (pass == 1 && tt_keep(sc, kind[y], placement, m_run[y], z_fix[y], th[y]))
-                    kb[y] |= 1u << (2 * nt + i % 2);
+#if PF_FA_CUT == 1
+                s[nt][i] = keep ? sc : -INFINITY; /* its weight below: exp(-inf) = 0 */
+#else
+                s[nt][i] = sc;
 #endif
+                kb[y] |= (uint)keep << (2 * nt + i % 2);
             }
         float alpha[2];
         #pragma unroll
@@ -351,25 +355,28 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
             dm[y] *= alpha[y];
         }
         /* 16-key steps some row of the warp kept (bit kq): OR over the warp's lanes (emulated:
-         * over the work-group, so that the multiply-adds stay uniform) */
-        uint steps = 0u;
+         * over the work-group, so that the multiply-adds stay uniform); dense: every step */
+        uint steps = (1u << (FA_BK / 16)) - 1u;
+#if PF_FA_CUT != 2 && PF_FA_SKIP
+        steps = 0u;
         #pragma unroll
         for (int kq = 0; kq < FA_BK / 16; kq++)
             steps |= ((kb[0] | kb[1]) >> (4 * kq) & 0xfu) ? 1u << kq : 0u;
-#if PF_FA_FAST && !PF_MMA_LOCAL
-        asm volatile("redux.sync.or.b32 %0, %1, 0xffffffff;" : "=r"(steps) : "r"(steps));
-#else
+#if PF_MMA_LOCAL
         #pragma unroll
         for (int m = 1; m < 32; m *= 2)
             steps |= FA_SHFL_U(steps, m);
-#endif
-#if PF_MMA_LOCAL
         barrier(CLK_LOCAL_MEM_FENCE);
         if (lane == 0)
             wany[w] = steps;
         barrier(CLK_LOCAL_MEM_FENCE);
         steps = wany[0] | wany[1] | wany[2] | wany[3];
+#else
+        asm volatile("redux.sync.or.b32 %0, %1, 0xffffffff;" : "=r"(steps) : "r"(steps));
 #endif
+#endif
+        cnt[0] += popcount(kb[0]);
+        cnt[1] += popcount(kb[1]);
         if (pass == 0) { /* the row statistics: max and Σ exp over every finite score */
             #pragma unroll
             for (int nt = 0; nt < FA_BK / 8; nt++)
@@ -402,8 +409,13 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         FA_UNROLL
         for (int kq = 0; kq < FA_BK / 16; kq++) {
             const int on = (steps >> kq) & 1u;
-            if (!on && !need_dm)
+#if PF_FA_CUT
+            if (!on)
                 continue;
+#else
+            if (!on && !need_dm) /* the step's dropped sums are still wanted */
+                continue;
+#endif
             float p[8];
             #pragma unroll
             for (int h = 0; h < 2; h++)
@@ -413,11 +425,12 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
                     const float sc = s[2 * kq + h][i];
                     const float ex = FA_EXP(isfinite(sc) ? sc - m_run[y] : -INFINITY);
                     const int keep = (kb[y] >> bit) & 1u;
-                    p[4 * h + i] = keep ? ex : 0.0f;
-                    ds[y] += keep ? ex : 0.0f;
+                    /* PF_FA_CUT 1, 2: what is not kept is -inf already and weighs 0 */
+                    const float pk = PF_FA_CUT || keep ? ex : 0.0f;
+                    p[4 * h + i] = pk;
+                    ds[y] += pk;
                     if (need_dm)
-                        dm[y] += keep ? 0.0f : ex;
-                    cnt[y] += (uint)keep;
+                        dm[y] += ex - pk;
                 }
             if (!on)
                 continue;

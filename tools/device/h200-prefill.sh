@@ -7,7 +7,8 @@
 # before 2026-12-05 a variant's value was TT_PF_DEFS itself), so one call compares them.
 # Results: $OUT/pf-selftest-NAME.txt, $OUT/pf.jsonl (bench lines labelled with the variant),
 # $OUT/pf.txt (summary, also printed). BENCH_EXTRA: more bench arguments (e.g. --data clustered).
-# BENCH_LIMIT (s, default 120) bounds each bench; after the
+# PF_SELFTEST_LIMIT (s, default 200) bounds each selftest (case by case: --verbose), BENCH_LIMIT
+# (s, default 120) each bench; after the
 # first one past it the rest run with --hold none, after the second they are skipped.
 set -uo pipefail
 . tools/device/build-gpu.sh
@@ -17,7 +18,7 @@ for var in "$@"; do
     case $name in *nopv*) continue ;; esac
     [ "${SELFTEST:-1}" = 1 ] || break
     [ -z "${SELFTEST_VARS:-}" ] || case " $SELFTEST_VARS " in *" $name "*) ;; *) continue ;; esac
-    env $envs timeout 200 $tt selftest --filter prefill > "$OUT/pf-selftest-$name.txt" 2>&1
+    env $envs timeout ${PF_SELFTEST_LIMIT:-200} $tt selftest --verbose --filter prefill > "$OUT/pf-selftest-$name.txt" 2>&1
     echo "selftest $name rc=$?: $(tail -1 "$OUT/pf-selftest-$name.txt")"
     grep FAIL "$OUT/pf-selftest-$name.txt" | head -5
 done
