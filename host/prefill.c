@@ -39,13 +39,15 @@ static size_t pf_mma_local_bytes(int d, int group, int emulated)
 }
 
 /* Local memory of tt_pf_fa: two stages of 32-key K and V tiles at a pitch of d / 2 + 4 uints;
- * emulated, the multiply-add's and the shuffles' scratch and the warps' step masks. Query
- * positions per work-group: 4 warps of 16 rows. */
-static size_t pf_fa_local_bytes(int d, int emulated)
+ * groups not dividing 16, the kept bits of the unions; emulated, the multiply-add's and the
+ * shuffles' scratch and the warps' step masks. Query positions per work-group: 4 warps of
+ * 16 / group positions (16 rows, some unused where the group does not divide 16). */
+static size_t pf_fa_local_bytes(int d, int group, int emulated)
 {
-    return 4u * 4 * 32 * (size_t)(d / 2 + 4) + (emulated ? 4u * (7 * PF_NT + 4) : 0);
+    return 4u * 4 * 32 * (size_t)(d / 2 + 4) + (16 % group ? 4u * 4 * 16 * 4 : 0) +
+           (emulated ? 4u * (7 * PF_NT + 4) : 0);
 }
-#define PF_FA_BQ(group) (64 / (group))
+#define PF_FA_BQ(group) (4 * (16 / (group)))
 
 /* Which kernel takes a prefill call: PF_NONE (the generic path), PF_TILED (tt_pf_attn) or PF_ROWS
  * (tt_pf_rows). CPU devices run the row kernel, others the tiled one where its local memory fits;
@@ -173,17 +175,20 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     const int pvm = (mma || mma_local) && (D == 64 || D == 128) && pvm_want;
     /* The FlashAttention-2 form (tt_pf_fa, prefill_fa.cl) where the tensor cores and the warp
      * shuffles run: Q, scores, weights and output in registers, 32-key K/V tiles in two
-     * stages, per-warp 16-key Top-θ skips. Head sizes 64 and 128, GQA groups dividing 16, dense and θ cuts other
-     * than one-pass post-softmax (top-k keeps tt_pf_attn). H100, 8K, keep 0.1, one call
-     * (docs/PERFORMANCE.md, 2026-12-06, ninth): dense 12.96 → 7.74 ms, Top-θ 13.59 → 9.04 ms;
-     * 4K 3.64 → 2.23, 3.86 → 2.61. TT_PF_FA=0 turns it off; with the emulated multiply-add
-     * (TT_PF_MMA_LOCAL=1) TT_PF_FA=1 turns it on, so that CI checks it. */
+     * stages, per-warp 16-key Top-θ skips. Head sizes 64 and 128, GQA groups up to 16, dense
+     * and θ cuts other than one-pass post-softmax (top-k keeps tt_pf_attn). H100, 8K, keep 0.1,
+     * one call (docs/PERFORMANCE.md, 2026-12-06, ninth): dense 12.96 → 7.74 ms, Top-θ 13.59 →
+     * 9.04 ms; 4K 3.64 → 2.23, 3.86 → 2.61. TT_PF_FA=0 turns it off; with the emulated
+     * multiply-add (TT_PF_MMA_LOCAL=1) TT_PF_FA=1 turns it on, so that CI checks it. Groups
+     * that do not divide 16 (3, 5, 6, 7, 9..: unused rows, unions through local memory) take
+     * it on GPUs only with TT_PF_FA=1 until a GPU has checked them (2026-12-06, tenth). */
     const char *efa = getenv("TT_PF_FA");
-    const int fa_fits = (D == 64 || D == 128) && 16 % group == 0 && !onepass &&
+    const int fa_on = efa && *efa == '1', fa_off = efa && *efa == '0';
+    const int fa_fits = (D == 64 || D == 128) && group <= 16 && !onepass &&
                         p->mode != TT_MODE_TOPK &&
-                        pf_fa_local_bytes(D, mma_local) <= ctx->info.local_mem_size;
-    const int fa = fa_fits && (mma ? !(efa && *efa == '0') && tt__warp_shuffle(ctx)
-                               : mma_local && efa && *efa == '1');
+                        pf_fa_local_bytes(D, group, mma_local) <= ctx->info.local_mem_size;
+    const int fa_group = 16 % group == 0 || fa_on;
+    const int fa = fa_fits && (mma ? !fa_off && fa_group && tt__warp_shuffle(ctx) : mma_local && fa_on);
     /* tt_pf_fa compiled for the call's cuts (PF_FA_CUT in prefill_fa.cl): 2 every row dense,
      * 1 fixed cuts (pre-softmax θ without the exact dropped sum), 0 any. H100, 8K, one call
      * (docs/PERFORMANCE.md, 2026-12-06, tenth): dense 7.61 ms in form 0, 6.11 in form 1, 5.23 in

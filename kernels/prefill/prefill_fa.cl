@@ -7,7 +7,8 @@
 #if PF_FA
 #define FA_NT 128
 #define FA_BK 32              /* keys per K/V tile (two tiles in flight: 48 KiB of local memory) */
-#define FA_P (16 / GROUP)     /* query positions per warp (the host takes GROUP dividing 16) */
+#define FA_P (16 / GROUP)     /* query positions per warp */
+#define FA_R (FA_P * GROUP)   /* rows of a warp's 16 that exist (16 where GROUP divides 16) */
 #define FA_BQ (4 * FA_P)      /* query positions per work-group */
 #define FA_KS (D / 16)        /* 16-dimension k-steps of Q·Kᵀ */
 #define FA_NV (D / 8)         /* 8-dimension n-tiles of P·V */
@@ -43,8 +44,8 @@
 #if !PF_MMA /* pf_half_round and the fragment packing come from prefill.cl / mma.cl */
 #error "PF_FA needs PF_MMA"
 #endif
-#if GROUP > 16 || 16 % GROUP != 0 || (D != 64 && D != 128) || !KV_F16
-#error "PF_FA needs GROUP dividing 16, D 64 or 128 and fp16 K/V"
+#if GROUP > 16 || (D != 64 && D != 128) || !KV_F16
+#error "PF_FA needs GROUP at most 16, D 64 or 128 and fp16 K/V"
 #endif
 
 /* Tiles arrive by cp.async, two in flight (FA_COPY 16 bytes; FA_COMMIT closes the tile's group,
@@ -202,6 +203,9 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
     __local float mx[6 * FA_NT], shx[FA_NT];
     __local uint wany[4];
 #endif
+#if 16 % GROUP != 0
+    __local uint ukb[4 * 16 * 4]; /* kept bits per (warp, row, lane of the quad): the unions */
+#endif
     (void)onepass;
 
     /* Per-row constants of rows fg (y = 0) and fg + 8 (y = 1). */
@@ -211,9 +215,9 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
     #pragma unroll
     for (int y = 0; y < 2; y++) {
         const int r = fg + 8 * y;
-        hd[y] = g * GROUP + r / FA_P;
+        hd[y] = g * GROUP + min(r / FA_P, GROUP - 1); /* rows past FA_R: any head, not live */
         pos[y] = q0 + FA_P * w + r % FA_P;
-        live[y] = pos[y] < q_len;
+        live[y] = r < FA_R && pos[y] < q_len;
         rn[y] = p0 + pos[y] + 1;
         kind[y] = mode == MODE_DENSE || rn[y] <= k_eff || k_eff <= 0 ? 0 : 1;
         row[y] = (b * n_heads + hd[y]) * q_len + pos[y];
@@ -396,12 +400,23 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
 #if GROUP == 1
             uni += popcount(u0);
             uni8 += popcount(u1);
-#else
+#elif 16 % GROUP == 0
             u0 |= u1; /* FA_P divides 8: rows fg and fg + 8 share the position */
             #pragma unroll
             for (int m = 4 * FA_P; m < 32; m *= 2) /* lanes whose rows share it */
                 u0 |= FA_SHFL_U(u0, m);
             uni += popcount(u0);
+#else
+            /* a position's rows p, p + FA_P, .. are no shuffle pattern: OR them through local
+             * memory, lane (p, ft) for position p < FA_P (same ft: the same keys' bits) */
+            barrier(CLK_LOCAL_MEM_FENCE);
+            ukb[(w * 16 + fg) * 4 + ft] = u0;
+            ukb[(w * 16 + fg + 8) * 4 + ft] = u1;
+            barrier(CLK_LOCAL_MEM_FENCE);
+            uint un = 0u;
+            for (int h = 0; h < GROUP && fg < FA_P; h++)
+                un |= ukb[(w * 16 + fg + FA_P * h) * 4 + ft];
+            uni += popcount(un);
 #endif
         }
         /* weights and P·V per 16-key step (n-tiles 2 kq, 2 kq + 1): the accumulator layout of
@@ -506,7 +521,7 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         if (live[1])
             vr[pos[1]] = uni8;
 #else
-        if (fg < FA_P && live[0]) /* head 0's lanes hold each position's union */
+        if (fg < FA_P && live[0]) /* head 0's lanes (rows p < FA_P) hold each position's union */
             vr[pos[0]] = uni;
 #endif
     }
