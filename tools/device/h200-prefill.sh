@@ -6,7 +6,8 @@
 # "NAME=ENV..." (environment settings, e.g. "mma=TT_PF_MMA=1", "nopv=TT_PF_DEFS=-DPF_DIAG_NOPV";
 # before 2026-12-05 a variant's value was TT_PF_DEFS itself), so one call compares them.
 # Results: $OUT/pf-selftest-NAME.txt, $OUT/pf.jsonl (bench lines labelled with the variant),
-# $OUT/pf.txt (summary, also printed). BENCH_EXTRA: more bench arguments (e.g. --data clustered).
+# $OUT/pf.txt (summary, also printed). BENCH_EXTRA: more bench arguments (e.g. --data clustered);
+# SHAPE replaces "--heads 32 --kv-heads 8 --head-dim 128" (e.g. SmolLM2's 9 / 3 heads, d 64).
 # PF_SELFTEST_LIMIT (s, default 200) bounds each selftest (case by case: --verbose), BENCH_LIMIT
 # (s, default 120) each bench; after the
 # first one past it the rest run with --hold none, after the second they are skipped.
@@ -27,8 +28,8 @@ for n in ${LENS:-4096 8192}; do
     [ $hung = 0 ] || break
     for var in "$@"; do
         name=${var%%=*}; envs=${var#*=}
-        env $envs timeout ${BENCH_LIMIT:-120} $tt bench --op prefill --mode theta --keep 0.1 --len $n --heads 32 \
-            --kv-heads 8 --head-dim 128 --dtype f16 --reps ${REPS:-5} $hold ${BENCH_EXTRA:-} --json 2>>"$OUT/bench.err" |
+        env $envs timeout ${BENCH_LIMIT:-120} $tt bench --op prefill --mode theta --keep 0.1 --len $n \
+            ${SHAPE:---heads 32 --kv-heads 8 --head-dim 128} --dtype f16 --reps ${REPS:-5} $hold ${BENCH_EXTRA:-} --json 2>>"$OUT/bench.err" |
             sed "s/^{/{\"var\":\"$name\",/" >> "$J"
         rc=${PIPESTATUS[0]}; echo "bench $name len $n rc=$rc"
         # A bench past its limit hung (2026-12-05): the rest go unheld (--hold none), and after a
