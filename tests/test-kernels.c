@@ -3,38 +3,16 @@
  * and > 4096 × fp32/fp16 KV × head-/token-major), one Check test per case, fresh random inputs
  * every run (seed printed; TT_TEST_SEED replays), outputs poisoned before each launch.
  * TT_TEST_LEVEL=small (valgrind, sanitizers) runs the short sweep of `toptheta demo` instead. */
-#include "support.h"
-#include "common/selftest_sweep.h"
-#include <stdio.h>
+#include "sweep_check.h"
 #include <stdlib.h>
 
 #define MAX_CASES 1024
 static tt_case cases[MAX_CASES];
 static int n_cases;
-static tt_context *ctx;
-
-static void setup(void)
-{
-    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
-}
-
-static void teardown(void)
-{
-    tt_context_destroy(ctx);
-    ctx = NULL;
-}
 
 START_TEST(test_case_matches_reference)
 {
-    char desc[200];
-    tt_sweep_describe(&cases[_i], desc, sizeof desc);
-    tt_case_result r;
-    tt_status st = tt_sweep_run(ctx, &cases[_i], (uint64_t)tt_test_seed() * 1000003u + (uint64_t)_i, &r);
-    ck_assert_msg(st == TT_SUCCESS, "case %d (%s) could not run: %s", _i, desc, r.msg);
-    ck_assert_msg(r.ok, "case %d (%s): %s", _i, desc, r.msg);
-    /* A case whose every row is ambiguous would check nothing. */
-    ck_assert_msg(r.ambiguous * 2 <= r.rows || r.rows < 4, "case %d (%s): %ld of %ld rows ambiguous",
-                  _i, desc, r.ambiguous, r.rows);
+    tt_test_check_sweep_case(&cases[_i], _i);
 }
 END_TEST
 
@@ -67,12 +45,5 @@ int main(void)
     if (!tt_test_have_device())
         return tt_test_skip("no OpenCL device");
     n_cases = tt_sweep_cases(cases, MAX_CASES, tt_test_small() ? 0 : 1);
-    Suite *s = suite_create("kernels");
-    TCase *tc = tcase_create("sweep");
-    tcase_add_unchecked_fixture(tc, setup, teardown);
-    tcase_set_timeout(tc, 1200);
-    tcase_add_test(tc, test_sweep_covers_the_matrix);
-    tcase_add_loop_test(tc, test_case_matches_reference, 0, n_cases);
-    suite_add_tcase(s, tc);
-    return tt_test_run(s);
+    return tt_test_run_sweep_suite("kernels", test_sweep_covers_the_matrix, test_case_matches_reference, n_cases);
 }
