@@ -35,6 +35,19 @@
 #ifndef PF_FA_SKIP
 #define PF_FA_SKIP 1
 #endif
+/* PF_FA_DIAG_NOPV=1 (diagnostics, wrong outputs): no P·V multiply-add (V tiles still loaded,
+ * weights and sums still computed): what a step skip could save at keep → 0 */
+#ifndef PF_FA_DIAG_NOPV
+#define PF_FA_DIAG_NOPV 0
+#endif
+/* PF_FA_LAZY=1 (opt-in until timed on a GPU): the accumulator's rescale (64 multiplies per lane
+ * and tile at D 128) only where a row's running max moved; a warp skips it when none of its rows'
+ * did, which after a causal row's first tiles is the common case. Exact: the skipped factors are
+ * 1. The SASS of the multiply loop (2026-12-06, eleventh) has 100 FMUL of 753 instructions. */
+#ifndef PF_FA_LAZY
+#define PF_FA_LAZY 0
+#endif
+#define FA_RESCALE(a) (!PF_FA_LAZY || (a)[0] != 1.0f || (a)[1] != 1.0f)
 /* Exponentials of the weights: exp, or native_exp (PF_FA_EXP=1: ex2.approx on NVIDIA) */
 #if PF_FA_EXP
 #define FA_EXP(x) native_exp(x)
@@ -151,20 +164,21 @@ inline void fa_split(const float *x, uint *hi, uint *lo)
 
 /* Starts the copies of the K (and, in pass 1, V) tile of keys j0 .. j0 + FA_BK - 1 into stage
  * st (K, then V, rows at a pitch of FA_KP uints) as one cp.async group; keys past the cache are
- * zero (plain stores, visible after the barrier that follows the wait). */
-inline void fa_load(__local uint *st, __global const KV_T *k, __global const KV_T *v,
-                    __constant uint *lay, int b, int g, int j0, int kv_len, int pass)
+ * zero (plain stores, visible after the barrier that follows the wait). kb, vb: key 0's K and V
+ * rows of this (sequence, KV head), ks, vs: their row strides in elements, read out of the
+ * layout once per kernel: NVIDIA reads a __constant pointer by global loads, 24 per tile here
+ * when the loop indexed it (H100, 15 runs: 4K 1.70 -> 1.56 ms dense, 1.73 -> 1.52 Top-θ). */
+inline void fa_load(__local uint *st, __global const ushort *kb, __global const ushort *vb,
+                    uint ks, uint vs, int j0, int kv_len, int pass)
 {
     for (int x = get_local_id(0); x < FA_BK * (D / 8); x += FA_NT) {
         const int kk = x / (D / 8), u = x % (D / 8);
         __local uint4 *dk = (__local uint4 *)(st + kk * FA_KP) + u;
         __local uint4 *dv = (__local uint4 *)(st + FA_TU + kk * FA_KP) + u;
         if (j0 + kk < kv_len) {
-            FA_COPY(dk, (__global const uint4 *)((__global const ushort *)k +
-                                                  ADDR(lay, LAY_K, b, g, j0 + kk)) + u);
+            FA_COPY(dk, (__global const uint4 *)(kb + (size_t)(j0 + kk) * ks) + u);
             if (pass == 1)
-                FA_COPY(dv, (__global const uint4 *)((__global const ushort *)v +
-                                                      ADDR(lay, LAY_V, b, g, j0 + kk)) + u);
+                FA_COPY(dv, (__global const uint4 *)(vb + (size_t)(j0 + kk) * vs) + u);
         } else {
             *dk = (uint4)(0u);
             *dv = (uint4)(0u);
@@ -292,12 +306,16 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
 #endif
     const int last_i = min(q0 + FA_BQ, q_len) - 1;
     const int ntile = (p0 + last_i + 1 + FA_BK - 1) / FA_BK;
-    fa_load(kvl, k, v, lay, b, g, 0, kv_len, pass);
+    __global const ushort *const kb = (__global const ushort *)k + ADDR(lay, LAY_K, b, g, 0);
+    __global const ushort *const vb = (__global const ushort *)v + ADDR(lay, LAY_V, b, g, 0);
+    const uint ks = lay[LAY_K + 3], vs = lay[LAY_V + 3];
+    fa_load(kvl, kb, vb, ks, vs, 0, kv_len, pass);
     for (int tile = 0; tile < ntile; tile++) {
         const int j0 = tile * FA_BK;
         __local const uint *kt = kvl + 2 * FA_TU * (tile & 1), *vt = kt + FA_TU;
         if (tile + 1 < ntile) { /* the next tile's copies fly while this one is multiplied */
-            fa_load(kvl + 2 * FA_TU * ((tile + 1) & 1), k, v, lay, b, g, j0 + FA_BK, kv_len, pass);
+            fa_load(kvl + 2 * FA_TU * ((tile + 1) & 1), kb, vb, ks, vs, j0 + FA_BK, kv_len,
+                    pass);
             FA_WAIT1();
         } else {
             FA_WAIT0();
@@ -390,10 +408,12 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
             barrier(CLK_LOCAL_MEM_FENCE);
             continue;
         }
-        #pragma unroll
-        for (int e = 0; e < FA_NV; e++) {
-            acc[e][0] *= alpha[0], acc[e][1] *= alpha[0];
-            acc[e][2] *= alpha[1], acc[e][3] *= alpha[1];
+        if (FA_RESCALE(alpha)) {
+            #pragma unroll
+            for (int e = 0; e < FA_NV; e++) {
+                acc[e][0] *= alpha[0], acc[e][1] *= alpha[0];
+                acc[e][2] *= alpha[1], acc[e][3] *= alpha[1];
+            }
         }
         if (stats) { /* kept keys of the group's heads at one position: see the end */
             uint u0 = kb[0], u1 = kb[1];
@@ -447,7 +467,7 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
                     if (need_dm)
                         dm[y] += ex - pk;
                 }
-            if (!on)
+            if (!on || PF_FA_DIAG_NOPV)
                 continue;
             /* A: a0 = (row fg, keys 2ft, +1) = p[0], p[1]; a1 = row fg + 8: p[2], p[3];
              * a2, a3: keys + 8 (n-tile 2 kq + 1): p[4..7] */
