@@ -1,13 +1,14 @@
 #!/bin/bash
-# Developer aid on the GPU machine: runs one bench call (BENCH, default an 8-head-group Top-θ
-# prefill at 2K) with an empty program cache, then leaves in $OUT/ptx the PTX of every program
-# holding kernel $1 (default tt_pf_fa) and, where Triton's or CUDA's ptxas and nvdisasm /
-# cuobjdump exist, the register report and the SASS (*.sass) for reading instruction mixes here.
+# Developer aid on the GPU machine: runs one fp16 bench call (BENCH, default a Top-θ prefill at
+# 2K keys, 32 / 8 heads, d 128) with an empty program cache, then leaves in $OUT/ptx the PTX of
+# every program holding kernel $1 (default tt_pf_fa) and, where Triton's or CUDA's ptxas and
+# nvdisasm / cuobjdump exist, its register report and SASS (*.sass), to read instruction mixes.
 set -u
 . tools/device/build-gpu.sh
 pat=${1:-tt_pf_fa}
 export TOPTHETA_CACHE_DIR=/tmp/ttc-sass; rm -rf "$TOPTHETA_CACHE_DIR"
-$tt bench ${BENCH:---op prefill --mode theta --keep 0.1 --len 2048 --heads 32 --kv-heads 8 --head-dim 128 --dtype f16 --reps 2} > /dev/null 2>&1
+B=${BENCH:---op prefill --mode theta --keep 0.1 --len 2048 --heads 32 --kv-heads 8 --head-dim 128}
+$tt bench $B --dtype f16 --reps 2 > /dev/null 2>&1
 bash tools/device/h200-ptx.sh "$pat" "$OUT/ptx"
 ptxas=$(command -v ptxas || find /usr/local/cuda* /usr/lib/python3* /usr/local/lib/python3* \
         /opt -name ptxas -type f 2>/dev/null | head -1)
