@@ -164,11 +164,11 @@ inline void fa_split(const float *x, uint *hi, uint *lo)
 
 /* Starts the copies of the K (and, in pass 1, V) tile of keys j0 .. j0 + FA_BK - 1 into stage
  * st (K, then V, rows at a pitch of FA_KP uints) as one cp.async group; keys past the cache are
- * zero (plain stores, visible after the barrier that follows the wait). kb, vb: key 0's K and V
+ * zero (plain stores, visible after the barrier that follows the wait). k0, v0: key 0's K and V
  * rows of this (sequence, KV head), ks, vs: their row strides in elements, read out of the
  * layout once per kernel: NVIDIA reads a __constant pointer by global loads, 24 per tile here
  * when the loop indexed it (H100, 15 runs: 4K 1.70 -> 1.56 ms dense, 1.73 -> 1.52 Top-θ). */
-inline void fa_load(__local uint *st, __global const ushort *kb, __global const ushort *vb,
+inline void fa_load(__local uint *st, __global const ushort *k0, __global const ushort *v0,
                     uint ks, uint vs, int j0, int kv_len, int pass)
 {
     for (int x = get_local_id(0); x < FA_BK * (D / 8); x += FA_NT) {
@@ -176,9 +176,9 @@ inline void fa_load(__local uint *st, __global const ushort *kb, __global const 
         __local uint4 *dk = (__local uint4 *)(st + kk * FA_KP) + u;
         __local uint4 *dv = (__local uint4 *)(st + FA_TU + kk * FA_KP) + u;
         if (j0 + kk < kv_len) {
-            FA_COPY(dk, (__global const uint4 *)(kb + (size_t)(j0 + kk) * ks) + u);
+            FA_COPY(dk, (__global const uint4 *)(k0 + (size_t)(j0 + kk) * ks) + u);
             if (pass == 1)
-                FA_COPY(dv, (__global const uint4 *)(vb + (size_t)(j0 + kk) * vs) + u);
+                FA_COPY(dv, (__global const uint4 *)(v0 + (size_t)(j0 + kk) * vs) + u);
         } else {
             *dk = (uint4)(0u);
             *dv = (uint4)(0u);
@@ -306,15 +306,15 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
 #endif
     const int last_i = min(q0 + FA_BQ, q_len) - 1;
     const int ntile = (p0 + last_i + 1 + FA_BK - 1) / FA_BK;
-    __global const ushort *const kb = (__global const ushort *)k + ADDR(lay, LAY_K, b, g, 0);
-    __global const ushort *const vb = (__global const ushort *)v + ADDR(lay, LAY_V, b, g, 0);
+    __global const ushort *const k0 = (__global const ushort *)k + ADDR(lay, LAY_K, b, g, 0);
+    __global const ushort *const v0 = (__global const ushort *)v + ADDR(lay, LAY_V, b, g, 0);
     const uint ks = lay[LAY_K + 3], vs = lay[LAY_V + 3];
-    fa_load(kvl, kb, vb, ks, vs, 0, kv_len, pass);
+    fa_load(kvl, k0, v0, ks, vs, 0, kv_len, pass);
     for (int tile = 0; tile < ntile; tile++) {
         const int j0 = tile * FA_BK;
         __local const uint *kt = kvl + 2 * FA_TU * (tile & 1), *vt = kt + FA_TU;
         if (tile + 1 < ntile) { /* the next tile's copies fly while this one is multiplied */
-            fa_load(kvl + 2 * FA_TU * ((tile + 1) & 1), kb, vb, ks, vs, j0 + FA_BK, kv_len,
+            fa_load(kvl + 2 * FA_TU * ((tile + 1) & 1), k0, v0, ks, vs, j0 + FA_BK, kv_len,
                     pass);
             FA_WAIT1();
         } else {
