@@ -40,14 +40,32 @@
 #ifndef PF_FA_DIAG_NOPV
 #define PF_FA_DIAG_NOPV 0
 #endif
-/* PF_FA_LAZY=1 (opt-in until timed on a GPU): the accumulator's rescale (64 multiplies per lane
+/* PF_FA_LAZY (default 1; 0 for experiments): the accumulator's rescale (64 multiplies per lane
  * and tile at D 128) only where a row's running max moved; a warp skips it when none of its rows'
  * did, which after a causal row's first tiles is the common case. Exact: the skipped factors are
- * 1. The SASS of the multiply loop (2026-12-06, eleventh) has 100 FMUL of 753 instructions. */
+ * 1. H100, 8K, two calls (docs/PERFORMANCE.md, 2026-12-06, twelfth): dense 4.91 / 4.85 → 4.64 /
+ * 4.60 ms, Top-θ 4.84 / 4.85 → 4.64 (and an outlier); 4K dense 1.47 → 1.41. */
 #ifndef PF_FA_LAZY
-#define PF_FA_LAZY 0
+#define PF_FA_LAZY 1
 #endif
 #define FA_RESCALE(a) (!PF_FA_LAZY || (a)[0] != 1.0f || (a)[1] != 1.0f)
+/* PF_FA_LEAN (bits; default 3): less per-score work. Bit 1: forms 1 and 2 (PF_FA_CUT) turn a
+ * dropped or non-finite score into -inf once where it is cut (dense too), so that the weights'
+ * exponentials need no finiteness test; bit 2: tiles below the causal diagonal for both of a
+ * lane's rows skip the mask; bit 4: form 2 only (0 turns it off, for experiments). H100, three
+ * interleaved pairs each (docs/PERFORMANCE.md, 2026-12-06, twelfth): dense 8K 4.59-4.77 →
+ * 4.48-4.51 ms, 4K 1.41-1.46 → 1.37-1.41; Top-θ 8K 4.83-4.94 → 4.78-4.85 (a tie or better). */
+#ifndef PF_FA_LEAN
+#define PF_FA_LEAN 3
+#endif
+#define FA_LEAN_ON (PF_FA_LEAN && (!(PF_FA_LEAN & 4) || PF_FA_CUT == 2))
+#define FA_LEAN_EXP (FA_LEAN_ON && (PF_FA_LEAN & 1))
+#define FA_LEAN_MASK (FA_LEAN_ON && (PF_FA_LEAN & 2))
+#if PF_FA_CUT == 1 || (PF_FA_CUT == 2 && FA_LEAN_EXP)
+#define FA_S_CUT 1 /* s holds -inf for every dropped or non-finite score */
+#else
+#define FA_S_CUT 0
+#endif
 /* Exponentials of the weights: exp, or native_exp (PF_FA_EXP=1: ex2.approx on NVIDIA) */
 #if PF_FA_EXP
 #define FA_EXP(x) native_exp(x)
@@ -187,6 +205,42 @@ inline void fa_load(__local uint *st, __global const ushort *k0, __global const 
     FA_COMMIT();
 }
 
+/* One scaled score of row y (sc: -inf where masked): its kept bit, the row's tile max, and what
+ * the weights see: -inf where a fixed cut dropped it (forms 1, 2) or where it is not finite
+ * (PF_FA_LEAN), so that exp(x - max) weighs it 0. */
+inline float fa_cut_score(float sc, float cut, int pass, int kind, int placement, float m_run,
+                          float z_fix, float th, float *tmax, uint *keep)
+{
+#if PF_FA_CUT
+    const int k = sc > cut && sc != INFINITY; /* tt_keep; NaN fails both */
+    (void)pass, (void)kind, (void)placement, (void)m_run, (void)z_fix, (void)th;
+#else
+    const int k = pass == 1 && tt_keep(sc, kind, placement, m_run, z_fix, th);
+    (void)cut;
+#endif
+    *keep = (uint)k;
+#if PF_FA_CUT == 2 && FA_LEAN_EXP
+    /* every row dense: kept = finite, so the kept score is also the max's operand */
+    const float x = k ? sc : -INFINITY;
+    *tmax = fmax(*tmax, x);
+    return x;
+#else
+    if (isfinite(sc))
+        *tmax = fmax(*tmax, sc);
+    return FA_S_CUT ? (k ? sc : -INFINITY) : sc;
+#endif
+}
+/* The tile's scores of a lane's rows y = i / 2 (IN: whether key j exists for that row) */
+#define FA_SCORE_TILE(IN)                                                                        \
+    _Pragma("unroll") for (int nt = 0; nt < FA_BK / 8; nt++)                                     \
+        _Pragma("unroll") for (int i = 0; i < 4; i++) {                                          \
+            const int y = i / 2, j = j0 + 8 * nt + 2 * ft + i % 2;                               \
+            uint keep;                                                                           \
+            s[nt][i] = fa_cut_score((IN) ? s[nt][i] * fs[y] : -INFINITY, cut[y], pass, kind[y],  \
+                                    placement, m_run[y], z_fix[y], th[y], &tmax[y], &keep);      \
+            kb[y] |= keep << (2 * nt + i % 2);                                                   \
+        }
+
 /* Lane (fg, ft) = (lane / 4, lane % 4) of warp w holds rows fg and fg + 8 of the warp's 16: row r
  * is head r / FA_P of the group at query position q0 + FA_P w + r % FA_P. Accumulator layout of
  * an 8-column n-tile: c[0], c[1] row fg, columns 2 ft, 2 ft + 1; c[2], c[3] row fg + 8. */
@@ -304,6 +358,9 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
 #if GROUP == 1
     uint uni8 = 0u; /* GROUP 1: rows fg and fg + 8 are different positions */
 #endif
+    /* keys j < lim[y] exist for row y (0 for a row that is not live); lim_lo for both rows */
+    const int lim[2] = {live[0] ? rn[0] : 0, live[1] ? rn[1] : 0};
+    const int lim_lo = min(lim[0], lim[1]);
     const int last_i = min(q0 + FA_BQ, q_len) - 1;
     const int ntile = (p0 + last_i + 1 + FA_BK - 1) / FA_BK;
     __global const ushort *const k0 = (__global const ushort *)k + ADDR(lay, LAY_K, b, g, 0);
@@ -344,27 +401,11 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         /* scale, causal mask (keys at or beyond a row's n do not exist), the cut, the tile max */
         float tmax[2] = {-INFINITY, -INFINITY};
         uint kb[2] = {0u, 0u}; /* bit 2 nt + c: key j0 + 8 nt + 2 ft + c kept, row fg + 8 y */
-        #pragma unroll
-        for (int nt = 0; nt < FA_BK / 8; nt++)
-            #pragma unroll
-            for (int i = 0; i < 4; i++) {
-                const int y = i / 2, j = j0 + 8 * nt + 2 * ft + i % 2;
-                const float sc = live[y] && j < rn[y] ? s[nt][i] * fs[y] : -INFINITY;
-#if PF_FA_CUT
-                const int keep = sc > cut[y] && sc != INFINITY; /* tt_keep; NaN fails both */
-#else
-                const int keep = pass == 1 && tt_keep(sc, kind[y], placement, m_run[y],
-                                                      z_fix[y], th[y]);
-#endif
-                if (isfinite(sc))
-                    tmax[y] = fmax(tmax[y], sc);
-#if PF_FA_CUT == 1
-                s[nt][i] = keep ? sc : -INFINITY; /* its weight below: exp(-inf) = 0 */
-#else
-                s[nt][i] = sc;
-#endif
-                kb[y] |= (uint)keep << (2 * nt + i % 2);
-            }
+        if (FA_LEAN_MASK && j0 + FA_BK <= lim_lo) { /* below the diagonal: no mask */
+            FA_SCORE_TILE(1)
+        } else {
+            FA_SCORE_TILE(j < lim[y])
+        }
         float alpha[2];
         #pragma unroll
         for (int y = 0; y < 2; y++) {
@@ -376,6 +417,10 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
             ds[y] *= alpha[y];
             dm[y] *= alpha[y];
         }
+        /* FA_S_CUT: every s is finite or -inf, and a row whose max is still -inf has only -inf
+         * scores, whose weights are exp(-inf - 0) = 0 */
+        const float m_ex[2] = {m_run[0] == -INFINITY ? 0.0f : m_run[0],
+                               m_run[1] == -INFINITY ? 0.0f : m_run[1]};
         /* 16-key steps some row of the warp kept (bit kq): OR over the warp's lanes (emulated:
          * over the work-group, so that the multiply-adds stay uniform); dense: every step */
         uint steps = (1u << (FA_BK / 16)) - 1u;
@@ -458,7 +503,11 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
                 for (int i = 0; i < 4; i++) {
                     const int y = i / 2, bit = 2 * (2 * kq + h) + i % 2;
                     const float sc = s[2 * kq + h][i];
+#if FA_S_CUT && FA_LEAN_EXP
+                    const float ex = FA_EXP(sc - m_ex[y]);
+#else
                     const float ex = FA_EXP(isfinite(sc) ? sc - m_run[y] : -INFINITY);
+#endif
                     const int keep = (kb[y] >> bit) & 1u;
                     /* PF_FA_CUT 1, 2: what is not kept is -inf already and weighs 0 */
                     const float pk = PF_FA_CUT || keep ? ex : 0.0f;

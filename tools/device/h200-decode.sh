@@ -31,7 +31,7 @@ for var in "${vars[@]}"; do
     case $name in old*) bin=$OLD_SRC/build/tools/cli/toptheta ;; esac # "old2=" runs it again
     for sh in $shapes; do
         n=${sh%%:*}; b=${sh##*:}
-        env TOPTHETA_CACHE_DIR=/tmp/ttc-$name $envs timeout 60 $bin bench --op decode --mode theta --keep ${KEEP:-0.05} --len $n --batch $b \
+        tt_env "TOPTHETA_CACHE_DIR=/tmp/ttc-$name $envs" timeout 60 $bin bench --op decode --mode theta --keep ${KEEP:-0.05} --len $n --batch $b \
             --heads ${HEADS:-32} --kv-heads 8 --head-dim 128 --dtype ${DTYPE:-f16} --reps 10 ${BENCH_EXTRA:-} $args --json 2>>"$OUT/bench.err" |
             sed "s/^{/{\"var\":\"$name\",/" >> "$J"
     done

@@ -10,7 +10,7 @@ for var in "base=" "$@"; do
     export TOPTHETA_CACHE_DIR=/tmp/cache-$name; mkdir -p $TOPTHETA_CACHE_DIR
     for sh in $shapes; do
         n=${sh%%:*}; b=${sh##*:}
-        env $envs TT_PROFILE=1 timeout 60 $tt bench --op decode --mode theta --keep ${KEEP:-0.05} --len $n \
+        tt_env "$envs TT_PROFILE=1" timeout 60 $tt bench --op decode --mode theta --keep ${KEEP:-0.05} --len $n \
             --batch $b --heads 32 --kv-heads 8 --head-dim 128 --dtype ${DTYPE:-f16} --reps 5 ${BENCH_EXTRA:-} \
             > /tmp/b.out 2> /tmp/b.err
         echo "-- $name n=$n b=$b $envs"

@@ -12,11 +12,11 @@ J=/tmp/var.jsonl; : > $J
 best=base; best_ms=1e9; best_env=
 for var in "base=" "$@"; do
     name=${var%%=*}; envs=${var#*=}
-    env $envs timeout 200 $tt selftest --filter decode > /tmp/st.txt 2>&1
+    tt_env "$envs" timeout 200 $tt selftest --filter decode > /tmp/st.txt 2>&1
     echo "-- $name: $(tail -1 /tmp/st.txt)"; grep -m3 -iE "error|fail[^e]" /tmp/st.txt | cut -c1-300
     for sh in ${SHAPES:-16384:1 32768:1 32768:8}; do
         n=${sh%%:*}; b=${sh##*:}
-        env $envs timeout 60 $tt bench --op decode --mode theta --keep 0.05 --len $n --batch $b \
+        tt_env "$envs" timeout 60 $tt bench --op decode --mode theta --keep 0.05 --len $n --batch $b \
             --heads 32 --kv-heads 8 --head-dim 128 --dtype f16 --reps 10 --json 2>/dev/null |
             sed "s/^{/{\"var\":\"$name\",/" >> $J
     done
@@ -30,7 +30,7 @@ for l in open(sys.argv[1]):
     print(f"{r['var']:8} {r['len']:6} b{r['batch']} {r['mode']:6} {r['median_ms']:8.4f} ms  copy {100*r['copy_frac']:5.1f}%  V {r['vrow_frac']:.3f}  x{r['speedup_vs_dense']:.2f}")
 PY
 echo "== decode matrix under $best ($best_env)"
-env $best_env timeout 240 tools/bench/perf-table.sh --build build-gpu --out "$OUT/perf-h200-decode" --reps ${REPS:-5} --only decode > /tmp/pt.log 2>&1
+tt_env "$best_env" timeout 240 tools/bench/perf-table.sh --build build-gpu --out "$OUT/perf-h200-decode" --reps ${REPS:-5} --only decode > /tmp/pt.log 2>&1
 timeout 60 python3 tools/device/sdpa_bench.py > /tmp/sdpa.jsonl 2>&1
 cat "$OUT/perf-h200-decode.jsonl" /tmp/sdpa.jsonl $J > "$OUT/all.jsonl"
 python3 tools/bench/perf-table.py "$OUT/perf-h200-decode.jsonl" /tmp/sdpa.jsonl > "$OUT/perf-h200-decode.md" 2>&1

@@ -19,7 +19,7 @@ for var in "$@"; do
     case $name in *nopv*) continue ;; esac
     [ "${SELFTEST:-1}" = 1 ] || break
     [ -z "${SELFTEST_VARS:-}" ] || case " $SELFTEST_VARS " in *" $name "*) ;; *) continue ;; esac
-    env $envs timeout ${PF_SELFTEST_LIMIT:-200} $tt selftest --verbose --filter prefill > "$OUT/pf-selftest-$name.txt" 2>&1
+    tt_env "$envs" timeout ${PF_SELFTEST_LIMIT:-200} $tt selftest --verbose --filter prefill > "$OUT/pf-selftest-$name.txt" 2>&1
     echo "selftest $name rc=$?: $(tail -1 "$OUT/pf-selftest-$name.txt")"
     grep FAIL "$OUT/pf-selftest-$name.txt" | head -5
 done
@@ -28,7 +28,7 @@ for n in ${LENS:-4096 8192}; do
     [ $hung = 0 ] || break
     for var in "$@"; do
         name=${var%%=*}; envs=${var#*=}
-        env $envs timeout ${BENCH_LIMIT:-120} $tt bench --op prefill --mode theta --keep 0.1 --len $n \
+        tt_env "$envs" timeout ${BENCH_LIMIT:-120} $tt bench --op prefill --mode theta --keep 0.1 --len $n \
             ${SHAPE:---heads 32 --kv-heads 8 --head-dim 128} --dtype f16 --reps ${REPS:-5} $hold ${BENCH_EXTRA:-} --json 2>>"$OUT/bench.err" |
             sed "s/^{/{\"var\":\"$name\",/" >> "$J"
         rc=${PIPESTATUS[0]}; echo "bench $name len $n rc=$rc"
