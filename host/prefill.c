@@ -176,7 +176,8 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     /* The FlashAttention-2 form (tt_pf_fa, prefill_fa.cl) where the tensor cores and the warp
      * shuffles run: Q, scores, weights and output in registers, 32-key K/V tiles in two
      * stages, per-warp 16-key Top-θ skips. Head sizes 64 and 128, GQA groups up to 16, dense
-     * and θ cuts other than one-pass post-softmax (top-k keeps tt_pf_attn). H100, 8K, keep 0.1,
+     * and θ cuts other than one-pass post-softmax, and top-k's last pass (its k-th largest
+     * scores still come from tt_pf_attn and tt_pf_kth_select, a second program). H100, 8K, keep 0.1,
      * one call (docs/PERFORMANCE.md, 2026-12-06, ninth): dense 12.96 → 7.74 ms, Top-θ 13.59 →
      * 9.04 ms; 4K 3.64 → 2.23, 3.86 → 2.61. TT_PF_FA=0 turns it off; with the emulated
      * multiply-add (TT_PF_MMA_LOCAL=1) TT_PF_FA=1 turns it on, so that CI checks it. Groups
@@ -186,51 +187,66 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     const char *efa = getenv("TT_PF_FA");
     const int fa_on = efa && *efa == '1', fa_off = efa && *efa == '0';
     const int fa_fits = (D == 64 || D == 128) && group <= 16 && !onepass &&
-                        p->mode != TT_MODE_TOPK &&
                         pf_fa_local_bytes(D, group, mma_local) <= ctx->info.local_mem_size;
     const int fa = fa_fits && (mma ? !fa_off && tt__warp_shuffle(ctx) : mma_local && fa_on);
     /* tt_pf_fa compiled for the call's cuts (PF_FA_CUT in prefill_fa.cl): 2 every row dense,
-     * 1 fixed cuts (pre-softmax θ without the exact dropped sum), 0 any. H100, 8K, one call
+     * 1 fixed cuts (pre-softmax θ or top-k, without the exact dropped sum), 0 any. H100, 8K, one call
      * (docs/PERFORMANCE.md, 2026-12-06, tenth): dense 7.61 ms in form 0, 6.11 in form 1, 5.23 in
      * form 2; Top-θ keep 0.1 8.58 in form 0, 5.91 in form 1. TT_PF_FA_CUT=0 or 1 caps it
      * (experiments: a more general form, never a narrower one). */
     const char *ecut = getenv("TT_PF_FA_CUT");
-    int fa_cut = !fa                                                        ? 0
-                 : !theta_rows                                              ? 2
-                 : p->placement == TT_PLACE_PRE && p->sdc != TT_SDC_EXACT ? 1
-                                                                            : 0;
+    int fa_cut = !fa                                                           ? 0
+                 : !theta_rows && !topk_rows                                   ? 2
+                 : (topk_rows || p->placement == TT_PLACE_PRE) && p->sdc != TT_SDC_EXACT ? 1
+                                                                               : 0;
     if (ecut && (*ecut == '0' || *ecut == '1') && *ecut - '0' < fa_cut)
         fa_cut = *ecut - '0';
     const char *defs = getenv("TT_PF_DEFS"); /* experiments: variants of the kernel */
     /* top-k's k-th largest pass scores a group's heads together (one fp16 conversion of each K
      * tile) while their queries fit in registers as tt_pf_rows' rows do */
     const int kth_hb = group * D <= 2048 ? group : 1;
-    char opts[512];
-    snprintf(opts, sizeof opts,
-             "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d -DPF_MMA=%d "
-             "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_PVM=%d -DKTH_HB=%d -DPF_FA=%d -DPF_FA_CUT=%d %.260s",
-             D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
-             mma_local, pvw, pvm, kth_hb, fa, fa_cut, defs ? defs : "");
-    const char *files[7];
-    int n_files = 0;
-    if (rows) {
-        files[n_files++] = "rows.cl";
-        files[n_files++] = "prefill_rows.cl";
-    } else {
-        if (mma || mma_local)
-            files[n_files++] = mma ? "mma.cl" : "mma_local.cl";
-        if (fa && mma)
-            files[n_files++] = "shfl.cl";
-        files[n_files++] = "prefill.cl"; /* with PF_FA only its helpers */
-        if (!fa) /* top-k's passes: never with tt_pf_fa */
-            files[n_files++] = "prefill_kth.cl";
-        files[n_files++] = "prefill_fa.cl"; /* empty unless PF_FA */
+    /* With tt_pf_fa for top-k's last pass, its k-th largest scores come from tt_pf_attn's
+     * pass 2 and tt_pf_kth_select, which only the program without PF_FA holds: a second
+     * program (the one a call without tt_pf_fa builds, so they share the cache). */
+    const int kth_own = fa && topk_rows;
+    cl_program prog = NULL, kprog = NULL;
+    tt_status st = TT_SUCCESS;
+    for (int which = 0; which <= kth_own && st == TT_SUCCESS; which++) {
+        const int f = which ? 0 : fa, fcut = which ? 0 : fa_cut;
+        char opts[512];
+        snprintf(opts, sizeof opts,
+                 "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DPF_PV2=%d -DLQ=%d -DPQ=%d -DPF_MMA=%d "
+                 "-DPF_MMA_LOCAL=%d -DPF_PVW=%d -DPF_PVM=%d -DKTH_HB=%d -DPF_FA=%d -DPF_FA_CUT=%d "
+                 "%.260s",
+                 D, group, PF_NT, s->kv_dtype == TT_DTYPE_F16, pv2, PF_LQ, pq, mma || mma_local,
+                 mma_local, pvw, pvm, kth_hb, f, fcut, defs ? defs : "");
+        const char *files[7];
+        int n_files = 0;
+        if (rows) {
+            files[n_files++] = "rows.cl";
+            files[n_files++] = "prefill_rows.cl";
+        } else {
+            if (mma || mma_local)
+                files[n_files++] = mma ? "mma.cl" : "mma_local.cl";
+            if (f && mma)
+                files[n_files++] = "shfl.cl";
+            files[n_files++] = "prefill.cl"; /* with PF_FA only its helpers */
+            if (!f) /* top-k's passes: never with tt_pf_fa */
+                files[n_files++] = "prefill_kth.cl";
+            files[n_files++] = "prefill_fa.cl"; /* empty unless PF_FA */
+        }
+        files[n_files++] = "vmean.cl";
+        st = tt__get_program(ctx, files, n_files, opts, which ? &kprog : &prog);
     }
-    files[n_files++] = "vmean.cl";
-    cl_program prog = NULL;
-    tt_status st = tt__get_program(ctx, files, n_files, opts, &prog);
-    if (st != TT_SUCCESS)
+    if (st != TT_SUCCESS) {
+        if (prog)
+            clReleaseProgram(prog);
         return st;
+    }
+    if (!kprog) {
+        kprog = prog;
+        clRetainProgram(kprog);
+    }
     const char *attn_name = rows ? "tt_pf_rows" : fa ? "tt_pf_fa" : "tt_pf_attn";
     /* Device buffers from the queue's scratch pool (slots after decode's) and the thresholds and
      * layout by non-blocking writes: nothing is created per call and the host never waits for the
@@ -296,7 +312,7 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
             clReleaseEvent(last);                                                              \
         last = (ev);                                                                           \
     } while (0)
-    cl_kernel ka = NULL, kv = NULL, kk = NULL;
+    cl_kernel ka = NULL, kv = NULL, kk = NULL, kp = NULL;
     cl_event ev = NULL;
     /* the running V means (CPUs: a work-item per KV head over whole rows, tt_vmean_rows) */
     if (st == TT_SUCCESS && use_vmc &&
@@ -329,8 +345,18 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     const float lambda = p->sdc_lambda;
     /* top-k on the tiled kernel: per slice of query tiles, pass 2 stores their scores (in
      * rowstat's place) and tt_pf_kth_select turns each row into its k-th largest */
+    if (st == TT_SUCCESS && topk_rows && !rows && kth_own)
+        st = tt__create_kernel(ctx, kprog, "tt_pf_attn", &kp);
     if (st == TT_SUCCESS && topk_rows && !rows &&
-        !(st = tt__create_kernel(ctx, prog, "tt_pf_kth_select", &kk))) {
+        !(st = tt__create_kernel(ctx, kprog, "tt_pf_kth_select", &kk))) {
+        const cl_kernel ks = kth_own ? kp : ka; /* tt_pf_attn, storing scores in pass 2 */
+        /* tt_pf_kth_select's local copy of a row's first scores: its radix passes after the
+         * first read them there (up to 8K scores, 32 KB; 0 with TT_PF_KTH_LOCAL=0, timing) */
+        const char *ekl = getenv("TT_PF_KTH_LOCAL");
+        size_t room = ctx->info.local_mem_size > 4096 ? (size_t)ctx->info.local_mem_size - 4096 : 0;
+        room = room > 32768 ? 32768 : room;
+        const int rowc_n = ekl && *ekl == '0' ? 0 : (size_t)KL * 4 < room ? KL : (int)(room / 4);
+        const size_t rowc_bytes = rowc_n > 0 ? (size_t)rowc_n * 4 : 4;
         for (size_t qt0 = 0; qt0 < nqt && st == TT_SUCCESS; qt0 += n_slice) {
             const size_t cnt = nqt - qt0 < n_slice ? nqt - qt0 : n_slice;
             const int pass = 2, first = (int)qt0;
@@ -339,13 +365,13 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                                 &dhats, &kth_scores, &vmean, &o->buf, &stats, &B};
             const size_t sa[] = {M_, M_, M_, M_, I_, I_, I_, F_, I_, I_, I_, I_, F_, I_, I_, I_,
                                  M_, M_, M_, M_, M_, M_, I_};
-            const void *vs[] = {&kth_scores, &H, &QL, &KL, &k_eff, &first, &kth};
-            const size_t ss[] = {M_, I_, I_, I_, I_, I_, M_};
-            if (!(st = set_all(ctx, ka, 23, sa, va)) &&
-                !(st = launch(ctx, queue, ka, qt0 * PF_NT, cnt * PF_NT, bg, PF_NT, NEXT_NW,
+            const void *vs[] = {&kth_scores, &H, &QL, &KL, &k_eff, &first, &kth, NULL, &rowc_n};
+            const size_t ss[] = {M_, I_, I_, I_, I_, I_, M_, rowc_bytes, I_};
+            if (!(st = set_all(ctx, ks, 23, sa, va)) &&
+                !(st = launch(ctx, queue, ks, qt0 * PF_NT, cnt * PF_NT, bg, PF_NT, NEXT_NW,
                               NEXT_WL, &ev)))
                 LAUNCHED(ev);
-            if (st == TT_SUCCESS && !(st = set_all(ctx, kk, 7, ss, vs)) &&
+            if (st == TT_SUCCESS && !(st = set_all(ctx, kk, 9, ss, vs)) &&
                 !(st = launch(ctx, queue, kk, 0, cnt * 32u * PF_NT, bg, PF_NT, NEXT_NW, NEXT_WL,
                               &ev)))
                 LAUNCHED(ev);
@@ -379,10 +405,12 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
         clReleaseEvent(last);
     tt__put_kernel(ctx, prog, attn_name, ka);
     tt__put_kernel(ctx, prog, rows ? "tt_vmean_rows" : "tt_vmean", kv);
-    tt__put_kernel(ctx, prog, rows ? "tt_pf_rows_kth" : "tt_pf_kth_select", kk);
+    tt__put_kernel(ctx, rows ? prog : kprog, rows ? "tt_pf_rows_kth" : "tt_pf_kth_select", kk);
+    tt__put_kernel(ctx, kprog, "tt_pf_attn", kp);
     if (uploaded)
         clReleaseEvent(uploaded);
     tt__scratch_release(ctx, &scr);
     clReleaseProgram(prog);
+    clReleaseProgram(kprog);
     return st;
 }

@@ -1,8 +1,9 @@
 /* test-fa-groups.c — prefill in the FlashAttention-2 form (prefill_fa.cl) for GQA groups that do
  * not divide 16 (5, 7, 12: a warp's 16 rows partly unused, the statistics' unions through local
  * memory), with the tensor cores emulated (TT_PF_MMA_LOCAL=1 TT_PF_FA=1, as CI's selftest lines)
- * against the CPU reference: dense, pre-softmax θ and an exact two-pass cut, each form of
- * PF_FA_CUT once. The selftest sweep covers group 3; the short level (valgrind) skips this. */
+ * against the CPU reference: dense, pre-softmax θ, an exact two-pass cut and top-k's last pass,
+ * each form of PF_FA_CUT once. The selftest sweep covers group 3; the short level (valgrind)
+ * skips this. */
 #include "sweep_check.h"
 #include <stdlib.h>
 #include <string.h>
@@ -11,7 +12,7 @@
 static tt_case sweep[MAX_CASES], cases[16];
 static int n_cases;
 static const int groups[] = {5, 7, 12};
-static const char *const variants[] = {"dense", "theta-pre", "theta-rel-exact"};
+static const char *const variants[] = {"dense", "theta-pre", "theta-rel-exact", "topk"};
 
 START_TEST(test_group_matches_reference)
 {

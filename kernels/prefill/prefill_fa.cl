@@ -2,8 +2,9 @@
  * each of 4 warps owns 16 rows (query positions × the GQA heads of one KV head) and keeps its Q
  * fragments, scores, weights and output in registers; only 32-key K and V tiles go through local
  * memory. Same arguments and results as prefill.cl's tt_pf_attn (dense, θ with a fixed cut or
- * pass 0 / 1 of the two-pass cuts; not one-pass post-softmax, not top-k). PF_MMA_LOCAL emulates
- * the multiply-adds and shuffles through local memory so that PoCL checks the bookkeeping. */
+ * pass 0 / 1 of the two-pass cuts, top-k's last pass against the k-th largest scores that
+ * tt_pf_attn and prefill_kth.cl found; not one-pass post-softmax). PF_MMA_LOCAL emulates the
+ * multiply-adds and shuffles through local memory so that PoCL checks the bookkeeping. */
 #if PF_FA
 #define FA_NT 128
 #define FA_BK 32              /* keys per K/V tile (two tiles in flight: 48 KiB of local memory) */
@@ -23,8 +24,8 @@
 #endif
 /* PF_FA_CUT: what the host guarantees about the call, so that the per-score work is compiled
  * for it (a runtime test per score cost 1.3 ms at 8K on the H100): 0 any cut, pass 0 or 1
- * (tt_keep per score); 1 pass 1, every row dense or cut at a fixed score θ (pre-softmax), no
- * dropped sums (not SDC exact): keep = score > cut, and a dropped score becomes -inf where it
+ * (tt_keep per score); 1 pass 1, every row dense or cut at a fixed score (pre-softmax θ, or
+ * top-k's k-th largest), no dropped sums (not SDC exact): keep = score > cut, and a dropped score becomes -inf where it
  * is cut, so that the weights are computed as dense ones (a select per weight instead cost
  * Top-θ 5.30 → 5.75 ms at 8K on the H100); 2 pass 1, every row dense (no step mask). */
 #ifndef PF_FA_CUT
@@ -287,10 +288,16 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         pos[y] = q0 + FA_P * w + r % FA_P;
         live[y] = r < FA_R && pos[y] < q_len;
         rn[y] = p0 + pos[y] + 1;
-        kind[y] = mode == MODE_DENSE || rn[y] <= k_eff || k_eff <= 0 ? 0 : 1;
+        /* cut kind as in tt_keep: 0 dense row, 1 θ, 2 top-k (thetas holds each row's k-th
+         * largest score, from tt_pf_attn's pass 2 and prefill_kth.cl) */
+        kind[y] = mode == MODE_DENSE || rn[y] <= k_eff || k_eff <= 0 ? 0
+                  : mode == MODE_TOPK                                  ? 2
+                                                                       : 1;
         row[y] = (b * n_heads + hd[y]) * q_len + pos[y];
         fixst[y] = pass == 1 && rowstat && live[y];
-        th[y] = live[y] && kind[y] == 1 ? thetas[hd[y] * q_len + pos[y]] : 0.0f;
+        th[y] = !live[y] || kind[y] == 0 ? 0.0f
+                : kind[y] == 1           ? thetas[hd[y] * q_len + pos[y]]
+                                         : thetas[row[y]];
         m_run[y] = fixst[y] ? rowstat[2 * row[y]] : -INFINITY;
         z_fix[y] = fixst[y] ? rowstat[2 * row[y] + 1] : 1.0f;
         ds[y] = dm[y] = 0.0f;
@@ -298,10 +305,10 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
     }
     /* the dropped sums (post-softmax, SDC exact): never in forms 1 and 2 (PF_FA_CUT) */
     const int need_dm = !PF_FA_CUT && pass == 1 && (placement == PLACE_POST || sdc == SDC_EXACT);
-    float cut[2]; /* PF_FA_CUT 1, 2: keep = score > cut[y] */
+    float cut[2]; /* PF_FA_CUT 1, 2: keep = score > cut[y] (top-k keeps score >= its k-th) */
     #pragma unroll
     for (int y = 0; y < 2; y++)
-        cut[y] = kind[y] == 0 ? -INFINITY : th[y];
+        cut[y] = kind[y] == 0 ? -INFINITY : kind[y] == 2 ? nextafter(th[y], -INFINITY) : th[y];
 
     /* Q: each row scaled by a power of two that brings its largest |q| to [2^13, 2^14) (a quad
      * holds a whole row), split into fp16 hi and lo fragments that stay in registers. */
@@ -564,7 +571,7 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
         float denom;
         if (kind[y] == 0) {
             denom = dsum;
-        } else if (placement == PLACE_POST) {
+        } else if (kind[y] == 1 && placement == PLACE_POST) { /* top-k ignores placement */
             denom = dsum + dmsum;
         } else {
             float miss = 0.0f;
@@ -572,7 +579,8 @@ void tt_pf_fa(__global const float *q, __global const KV_T *k, __global const KV
                 miss = dmsum;
             else if (sdc == SDC_EXPTH)
                 miss = (float)(rn[y] - (int)cnt[y]) *
-                       exp((placement == PLACE_REL ? m_run[y] + th[y] : th[y]) - m_run[y]);
+                       exp((kind[y] == 1 && placement == PLACE_REL ? m_run[y] + th[y] : th[y]) -
+                           m_run[y]);
             else if (sdc == SDC_OFFLINE && live[y])
                 miss = dhats[hd[y] * q_len + pos[y]];
             denom = dsum + lambda * miss;

@@ -7,7 +7,8 @@
 # before 2026-12-05 a variant's value was TT_PF_DEFS itself), so one call compares them.
 # Results: $OUT/pf-selftest-NAME.txt, $OUT/pf.jsonl (bench lines labelled with the variant),
 # $OUT/pf.txt (summary, also printed). BENCH_EXTRA: more bench arguments (e.g. --data clustered);
-# SHAPE replaces "--heads 32 --kv-heads 8 --head-dim 128" (e.g. SmolLM2's 9 / 3 heads, d 64).
+# SHAPE replaces "--heads 32 --kv-heads 8 --head-dim 128" (e.g. SmolLM2's 9 / 3 heads, d 64);
+# MODE=topk times top-k instead of Top-θ (the "theta" columns then hold top-k).
 # PF_SELFTEST_LIMIT (s, default 200) bounds each selftest (case by case: --verbose), BENCH_LIMIT
 # (s, default 120) each bench; after the
 # first one past it the rest run with --hold none, after the second they are skipped.
@@ -28,7 +29,7 @@ for n in ${LENS:-4096 8192}; do
     [ $hung = 0 ] || break
     for var in "$@"; do
         name=${var%%=*}; envs=${var#*=}
-        tt_env "$envs" timeout ${BENCH_LIMIT:-120} $tt bench --op prefill --mode theta --keep 0.1 --len $n \
+        tt_env "$envs" timeout ${BENCH_LIMIT:-120} $tt bench --op prefill --mode ${MODE:-theta} --keep 0.1 --len $n \
             ${SHAPE:---heads 32 --kv-heads 8 --head-dim 128} --dtype f16 --reps ${REPS:-5} $hold ${BENCH_EXTRA:-} --json 2>>"$OUT/bench.err" |
             sed "s/^{/{\"var\":\"$name\",/" >> "$J"
         rc=${PIPESTATUS[0]}; echo "bench $name len $n rc=$rc"
@@ -46,7 +47,7 @@ for r in rows:
     cell.setdefault((r['len'], r['var']), {})[r['mode']] = r
 print(f"{'len':>6} {'var':8} {'dense ms':>9} {'theta ms':>9} {'speedup':>7} {'kept':>6}")
 for (n, var), m in cell.items():
-    d, t = m.get('dense'), m.get('theta')
+    d, t = m.get('dense'), m.get('theta') or m.get('topk')
     print(f"{n:6} {var:8} {d['median_ms'] if d else float('nan'):9.3f} "
           f"{t['median_ms'] if t else float('nan'):9.3f} "
           f"{t['speedup_vs_dense'] if t else float('nan'):7.2f} {t['kept_frac'] if t else float('nan'):6.3f}")
