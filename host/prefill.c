@@ -177,9 +177,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
      * shuffles run: Q, scores, weights and output in registers, 32-key K/V tiles in two
      * stages, per-warp 16-key Top-θ skips. Head sizes 64 and 128, GQA groups up to 16, dense
      * and θ cuts other than one-pass post-softmax, and top-k's last pass (its k-th largest
-     * scores still come from tt_pf_attn and tt_pf_kth_select, a second program). H100, 8K, keep 0.1,
-     * one call (docs/PERFORMANCE.md, 2026-12-06, ninth): dense 12.96 → 7.74 ms, Top-θ 13.59 →
-     * 9.04 ms; 4K 3.64 → 2.23, 3.86 → 2.61. TT_PF_FA=0 turns it off; with the emulated
+     * scores still come from tt_pf_attn and tt_pf_kth_select, a second program). H100, 8K,
+     * keep 0.1, one call (docs/PERFORMANCE.md, 2026-12-06, ninth): dense 12.96 → 7.74 ms,
+     * Top-θ 13.59 → 9.04 ms; 4K 3.64 → 2.23, 3.86 → 2.61. TT_PF_FA=0 turns it off; with the emulated
      * multiply-add (TT_PF_MMA_LOCAL=1) TT_PF_FA=1 turns it on, so that CI checks it. Groups
      * that do not divide 16 (3, 5, 6, 7, 9..: unused rows, unions through local memory) take
      * it too: H100, 8K, one call (2026-12-06, eleventh): SmolLM2's 9 / 3 heads, d 64, dense
@@ -190,10 +190,10 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                         pf_fa_local_bytes(D, group, mma_local) <= ctx->info.local_mem_size;
     const int fa = fa_fits && (mma ? !fa_off && tt__warp_shuffle(ctx) : mma_local && fa_on);
     /* tt_pf_fa compiled for the call's cuts (PF_FA_CUT in prefill_fa.cl): 2 every row dense,
-     * 1 fixed cuts (pre-softmax θ or top-k, without the exact dropped sum), 0 any. H100, 8K, one call
-     * (docs/PERFORMANCE.md, 2026-12-06, tenth): dense 7.61 ms in form 0, 6.11 in form 1, 5.23 in
-     * form 2; Top-θ keep 0.1 8.58 in form 0, 5.91 in form 1. TT_PF_FA_CUT=0 or 1 caps it
-     * (experiments: a more general form, never a narrower one). */
+     * 1 fixed cuts (pre-softmax θ or top-k, without the exact dropped sum), 0 any. H100, 8K,
+     * one call (docs/PERFORMANCE.md, 2026-12-06, tenth): dense 7.61 ms in form 0, 6.11 in
+     * form 1, 5.23 in form 2; Top-θ keep 0.1 8.58 in form 0, 5.91 in form 1. TT_PF_FA_CUT=0 or
+     * 1 caps it (experiments: a more general form, never a narrower one). */
     const char *ecut = getenv("TT_PF_FA_CUT");
     int fa_cut = !fa                                                           ? 0
                  : !theta_rows && !topk_rows                                   ? 2
@@ -207,7 +207,9 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     const int kth_hb = group * D <= 2048 ? group : 1;
     /* With tt_pf_fa for top-k's last pass, its k-th largest scores come from tt_pf_attn's
      * pass 2 and tt_pf_kth_select, which only the program without PF_FA holds: a second
-     * program (the one a call without tt_pf_fa builds, so they share the cache). */
+     * program (the one a call without tt_pf_fa builds, so they share the cache). H100, 32 / 8
+     * heads, d 128, keep 0.1, one call (docs/PERFORMANCE.md, 2026-12-06, thirteenth): top-k 8K
+     * 33.07 → 25.02 ms, 4K 8.15 → 5.82 (a local copy of each row in tt_pf_kth_select: 28.2). */
     const int kth_own = fa && topk_rows;
     cl_program prog = NULL, kprog = NULL;
     tt_status st = TT_SUCCESS;
@@ -350,13 +352,6 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     if (st == TT_SUCCESS && topk_rows && !rows &&
         !(st = tt__create_kernel(ctx, kprog, "tt_pf_kth_select", &kk))) {
         const cl_kernel ks = kth_own ? kp : ka; /* tt_pf_attn, storing scores in pass 2 */
-        /* tt_pf_kth_select's local copy of a row's first scores: its radix passes after the
-         * first read them there (up to 8K scores, 32 KB; 0 with TT_PF_KTH_LOCAL=0, timing) */
-        const char *ekl = getenv("TT_PF_KTH_LOCAL");
-        size_t room = ctx->info.local_mem_size > 4096 ? (size_t)ctx->info.local_mem_size - 4096 : 0;
-        room = room > 32768 ? 32768 : room;
-        const int rowc_n = ekl && *ekl == '0' ? 0 : (size_t)KL * 4 < room ? KL : (int)(room / 4);
-        const size_t rowc_bytes = rowc_n > 0 ? (size_t)rowc_n * 4 : 4;
         for (size_t qt0 = 0; qt0 < nqt && st == TT_SUCCESS; qt0 += n_slice) {
             const size_t cnt = nqt - qt0 < n_slice ? nqt - qt0 : n_slice;
             const int pass = 2, first = (int)qt0;
@@ -365,13 +360,13 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
                                 &dhats, &kth_scores, &vmean, &o->buf, &stats, &B};
             const size_t sa[] = {M_, M_, M_, M_, I_, I_, I_, F_, I_, I_, I_, I_, F_, I_, I_, I_,
                                  M_, M_, M_, M_, M_, M_, I_};
-            const void *vs[] = {&kth_scores, &H, &QL, &KL, &k_eff, &first, &kth, NULL, &rowc_n};
-            const size_t ss[] = {M_, I_, I_, I_, I_, I_, M_, rowc_bytes, I_};
+            const void *vs[] = {&kth_scores, &H, &QL, &KL, &k_eff, &first, &kth};
+            const size_t ss[] = {M_, I_, I_, I_, I_, I_, M_};
             if (!(st = set_all(ctx, ks, 23, sa, va)) &&
                 !(st = launch(ctx, queue, ks, qt0 * PF_NT, cnt * PF_NT, bg, PF_NT, NEXT_NW,
                               NEXT_WL, &ev)))
                 LAUNCHED(ev);
-            if (st == TT_SUCCESS && !(st = set_all(ctx, kk, 9, ss, vs)) &&
+            if (st == TT_SUCCESS && !(st = set_all(ctx, kk, 7, ss, vs)) &&
                 !(st = launch(ctx, queue, kk, 0, cnt * 32u * PF_NT, bg, PF_NT, NEXT_NW, NEXT_WL,
                               &ev)))
                 LAUNCHED(ev);

@@ -10,7 +10,10 @@
  * superset of the exact set; the reference (host/reference.c) defines the same order.
  * Top-k: pass 2 stores the scores of a slice of query tiles (launched at a global offset) in
  * rowstat's place, prefill_kth.cl picks each row's k-th largest, and pass 1 keeps the scores at
- * or above it; the same code computes the scores in both passes, so the cut is bit-exact.
+ * or above it; the same code computes the scores in both passes, so the cut is bit-exact. Where
+ * tt_pf_fa (prefill_fa.cl) takes the last pass, its Q·Kᵀ is the same sequence of operations (Q
+ * scaled by the same power of two, the same hi and lo multiply-adds per 16-dimension step, the
+ * same fp16 K), so its scores are the same bits too.
  * The form for GPUs; CPU devices run prefill_rows.cl (same arguments and results). */
 #define BK 32
 #define NT 128

@@ -25,9 +25,10 @@
 /* PF_FA_CUT: what the host guarantees about the call, so that the per-score work is compiled
  * for it (a runtime test per score cost 1.3 ms at 8K on the H100): 0 any cut, pass 0 or 1
  * (tt_keep per score); 1 pass 1, every row dense or cut at a fixed score (pre-softmax θ, or
- * top-k's k-th largest), no dropped sums (not SDC exact): keep = score > cut, and a dropped score becomes -inf where it
- * is cut, so that the weights are computed as dense ones (a select per weight instead cost
- * Top-θ 5.30 → 5.75 ms at 8K on the H100); 2 pass 1, every row dense (no step mask). */
+ * top-k's k-th largest), no dropped sums (not SDC exact): keep = score > cut, and a dropped
+ * score becomes -inf where it is cut, so that the weights are computed as dense ones (a select
+ * per weight instead cost Top-θ 5.30 → 5.75 ms at 8K on the H100); 2 pass 1, every row dense
+ * (no step mask). */
 #ifndef PF_FA_CUT
 #define PF_FA_CUT 0
 #endif

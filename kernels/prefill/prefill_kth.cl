@@ -1,13 +1,11 @@
-/* prefill_kth.cl — top-k's cut for the tiled prefill kernel (GPUs): tt_pf_attn's pass 2 stores
- * the scores of a slice of query tiles, and a work-group per row finds the row's k-th largest
- * finite score (the smallest finite one in a row with fewer, -INFINITY in a row with none) by a
- * radix select over the stored row: 8-bit digits, a local histogram, four passes. The first
- * pass keeps the row's first rowc_n scores in local memory (rowc, sized by the host), so that
- * the other three read global memory only beyond them. Built after prefill.cl (its BQ, BR, SR,
- * NT). */
+/* prefill_kth.cl — top-k's cut for the GPU prefill kernels (tt_pf_attn, tt_pf_fa): tt_pf_attn's
+ * pass 2 stores the scores of a slice of query tiles, and a work-group per row finds the row's
+ * k-th largest finite score (the smallest finite one in a row with fewer, -INFINITY in a row
+ * with none) by a radix select over the stored row: 8-bit digits, a local histogram, four
+ * passes. Built after prefill.cl (its BQ, BR, SR, NT). */
 __kernel __attribute__((reqd_work_group_size(NT, 1, 1)))
 void tt_pf_kth_select(__global const float *scores, int n_heads, int q_len, int kv_len, int k_eff,
-                      int qt0, __global float *kth, __local float *rowc, int rowc_n)
+                      int qt0, __global float *kth)
 {
     const int t = get_local_id(0), slot = get_group_id(0), bg = get_group_id(1);
     const int tl = slot / SR, r = slot % SR; /* query tile of the slice, row of the tile */
@@ -33,9 +31,7 @@ void tt_pf_kth_select(__global const float *scores, int n_heads, int q_len, int 
         barrier(CLK_LOCAL_MEM_FENCE);
         const uint prefix = sel[0];
         for (int j = t; live && j < n; j += NT) {
-            const float s = pass > 0 && j < rowc_n ? rowc[j] : row[j];
-            if (pass == 0 && j < rowc_n)
-                rowc[j] = s; /* read by this thread only, in the next passes */
+            const float s = row[j];
             const uint key = tt_order_key(s);
             if (isfinite(s) && (key & mask) == prefix)
                 atomic_inc(&hist[(key >> shift) & 255u]);
