@@ -179,8 +179,8 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
      * and θ cuts other than one-pass post-softmax, and top-k's last pass (its k-th largest
      * scores still come from tt_pf_attn and tt_pf_kth_select, a second program). H100, 8K,
      * keep 0.1, one call (docs/PERFORMANCE.md, 2026-12-06, ninth): dense 12.96 → 7.74 ms,
-     * Top-θ 13.59 → 9.04 ms; 4K 3.64 → 2.23, 3.86 → 2.61. TT_PF_FA=0 turns it off; with the emulated
-     * multiply-add (TT_PF_MMA_LOCAL=1) TT_PF_FA=1 turns it on, so that CI checks it. Groups
+     * Top-θ 13.59 → 9.04 ms; 4K 3.64 → 2.23, 3.86 → 2.61. TT_PF_FA=0 turns it off; with the
+     * emulated multiply-add (TT_PF_MMA_LOCAL=1) TT_PF_FA=1 turns it on, so that CI checks it. Groups
      * that do not divide 16 (3, 5, 6, 7, 9..: unused rows, unions through local memory) take
      * it too: H100, 8K, one call (2026-12-06, eleventh): SmolLM2's 9 / 3 heads, d 64, dense
      * 3.76 → 1.41 ms, Top-θ 3.96 → 1.45; 28 / 4 heads, d 128, 12.99 → 5.41, 13.96 → 5.35. */
