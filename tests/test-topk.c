@@ -1,8 +1,9 @@
 /* test-topk.c — top-k's edge cases on every path that runs it, against the CPU reference: exact
  * ties at the k-th largest score (all kept), rows with fewer finite scores than k (all finite
  * ones kept; exp-threshold SDC prices the missing ones at the smallest kept score) and rows with
- * none. Prefill on the row kernel (CPUs), the tiled kernel (GPUs; TT_PF_ROWS=0) and the generic
- * path (TT_PREFILL_GENERIC=1), and decode; fp32 and fp16 KV. */
+ * none; and long rows whose k-th lies in a dense cluster or a run of hundreds of ties. Prefill on
+ * the row kernel (CPUs), the tiled kernel (GPUs; TT_PF_ROWS=0) and the generic path
+ * (TT_PREFILL_GENERIC=1), and decode; fp32 and fp16 KV. */
 #include "support.h"
 #include <math.h>
 #include <stdlib.h>
@@ -100,6 +101,80 @@ static void check_case(int idx)
 START_TEST(test_topk_edges) { check_case(_i); }
 END_TEST
 
+#define LN 2000 /* keys of the long rows */
+#define LQ 40
+#define LK 300
+
+/* Long rows (n 1961..2000, k = 300) shaped for the tiled kernel's k-th select
+ * (prefill_kth.cl), whose histogram spans the row's range: one huge score (60000 in the key)
+ * puts the whole cluster in one bin, which then has to be narrowed and binned again. Head 0's
+ * cluster is 1000 keys of 50 values 2^-7 apart (20 ties each), head 1's k-th is a run of 700
+ * equal scores. Every value is fp16-exact and every score one exact product, so device and
+ * reference agree bit for bit. Loop index: bit 0 fp16 KV, bits 1-2 the path as above. */
+static void check_long_case(int idx)
+{
+    const int f16 = idx & 1, path = idx >> 1;
+    const tt_attn_shape sh = {1, 2, 1, D, LQ, LN, f16 ? TT_DTYPE_F16 : TT_DTYPE_F32};
+    unsigned rng = tt_test_seed() * 2654435761u + 77u * (unsigned)idx;
+    float *q = calloc((size_t)2 * LQ * D, sizeof(float)), *o = malloc(sizeof(float) * 2 * LQ * D);
+    float *o_ref = malloc(sizeof(float) * 2 * LQ * D);
+    float *k = calloc((size_t)LN * D, sizeof(float)), *v = malloc(sizeof(float) * LN * D);
+    uint16_t *kh = malloc(2u * LN * D), *vh = malloc(2u * LN * D);
+    const size_t nst = tt_stats_size(&sh) / 4;
+    uint32_t *st = malloc(nst * 4), *st_ref = malloc(nst * 4);
+    ck_assert(q && o && o_ref && k && v && kh && vh && st && st_ref);
+    for (int i = 0; i < LQ; i++) { /* head 0 reads dimension 1, head 1 dimension 2 */
+        q[i * D + 1] = (float)(4 + (int)tt_test_uniform(&rng, 0, 4.99f)) / 4.0f;
+        q[(LQ + i) * D + 2] = (float)(4 + (int)tt_test_uniform(&rng, 0, 4.99f)) / 4.0f;
+    }
+    for (int j = 0; j < LN; j++) {
+        k[j * D + 1] = (float)((int)tt_test_uniform(&rng, -1000, 1000)) / 128.0f; /* < 7.9 */
+        k[j * D + 2] = (float)((int)tt_test_uniform(&rng, -512, 512)) / 128.0f;   /* < 4 */
+        if (j >= 100 && j < 1100)
+            k[j * D + 1] = 10.0f + (float)(j % 50) / 128.0f;
+        if (j >= 200 && j < 900)
+            k[j * D + 2] = 5.0f;
+        for (int e = 0; e < D; e++)
+            v[j * D + e] = tt_test_uniform(&rng, -1, 1);
+    }
+    k[1] = k[2] = 60000.0f;
+    for (int i = 0; f16 && i < LN * D; i++)
+        kh[i] = tt_f32_to_f16(k[i]), vh[i] = tt_f32_to_f16(v[i]);
+    const void *kk = f16 ? (const void *)kh : k, *vv = f16 ? (const void *)vh : v;
+    tt_attn_params p;
+    tt_attn_params_init(&p);
+    p.mode = TT_MODE_TOPK, p.k = LK;
+    tt_context *ctx = NULL;
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+    if (path == 1)
+        setenv("TT_PF_ROWS", "0", 1);
+    if (path == 2)
+        setenv("TT_PREFILL_GENERIC", "1", 1);
+    tt_status s = tt_attention_host(ctx, &sh, &p, q, kk, vv, o, NULL, st);
+    unsetenv("TT_PF_ROWS");
+    unsetenv("TT_PREFILL_GENERIC");
+    ck_assert_msg(s == TT_SUCCESS, "%s: %s", tt_status_name(s), tt_last_error(ctx));
+    ck_assert_int_eq(tt_reference_attention(&sh, &p, q, kk, vv, o_ref, st_ref), TT_SUCCESS);
+    for (int r = 0; r < 2 * LQ; r++) {
+        /* the shape holds: head 0 keeps part of its cluster, head 1 the whole run of ties */
+        ck_assert_msg(r < LQ ? st_ref[r] >= LK && st_ref[r] < 1000 : st_ref[r] == 701,
+                      "row %d: reference keeps %u", r, st_ref[r]);
+        ck_assert_msg(st[r] == st_ref[r], "path %d%s: row %d kept %u, reference %u", path,
+                      f16 ? " f16" : "", r, st[r], st_ref[r]);
+        for (int e = 0; e < D; e++) {
+            const float a = o[r * D + e], b = o_ref[r * D + e];
+            ck_assert_msg(fabsf(a - b) <= 2e-4f + 2e-3f * fabsf(b),
+                          "path %d%s: row %d dim %d: %g, reference %g", path, f16 ? " f16" : "",
+                          r, e, a, b);
+        }
+    }
+    tt_context_destroy(ctx);
+    free(q), free(o), free(o_ref), free(k), free(v), free(kh), free(vh), free(st), free(st_ref);
+}
+
+START_TEST(test_topk_long_rows) { check_long_case(_i); }
+END_TEST
+
 int main(void)
 {
     if (!tt_test_have_device())
@@ -108,6 +183,7 @@ int main(void)
     TCase *tc = tcase_create("topk");
     tcase_set_timeout(tc, 120);
     tcase_add_loop_test(tc, test_topk_edges, 0, 12);
+    tcase_add_loop_test(tc, test_topk_long_rows, 0, 6);
     suite_add_tcase(s, tc);
     return tt_test_run(s);
 }

@@ -8,7 +8,8 @@
 # Results: $OUT/pf-selftest-NAME.txt, $OUT/pf.jsonl (bench lines labelled with the variant),
 # $OUT/pf.txt (summary, also printed). BENCH_EXTRA: more bench arguments (e.g. --data clustered);
 # SHAPE replaces "--heads 32 --kv-heads 8 --head-dim 128" (e.g. SmolLM2's 9 / 3 heads, d 64);
-# MODE=topk times top-k instead of Top-θ (the "theta" columns then hold top-k).
+# MODE=topk times top-k instead of Top-θ (the "theta" columns then hold top-k); KEEP replaces
+# the kept fraction 0.1.
 # PF_SELFTEST_LIMIT (s, default 200) bounds each selftest (case by case: --verbose), BENCH_LIMIT
 # (s, default 120) each bench; after the
 # first one past it the rest run with --hold none, after the second they are skipped.
@@ -29,7 +30,7 @@ for n in ${LENS:-4096 8192}; do
     [ $hung = 0 ] || break
     for var in "$@"; do
         name=${var%%=*}; envs=${var#*=}
-        tt_env "$envs" timeout ${BENCH_LIMIT:-120} $tt bench --op prefill --mode ${MODE:-theta} --keep 0.1 --len $n \
+        tt_env "$envs" timeout ${BENCH_LIMIT:-120} $tt bench --op prefill --mode ${MODE:-theta} --keep ${KEEP:-0.1} --len $n \
             ${SHAPE:---heads 32 --kv-heads 8 --head-dim 128} --dtype f16 --reps ${REPS:-5} $hold ${BENCH_EXTRA:-} --json 2>>"$OUT/bench.err" |
             sed "s/^{/{\"var\":\"$name\",/" >> "$J"
         rc=${PIPESTATUS[0]}; echo "bench $name len $n rc=$rc"
