@@ -175,7 +175,8 @@ tt_status tt__prefill_enqueue(tt_context *ctx, cl_command_queue queue, const tt_
     const int pvm = (mma || mma_local) && (D == 64 || D == 128) && pvm_want;
     /* The FlashAttention-2 form (tt_pf_fa, prefill_fa.cl) where the tensor cores and the warp
      * shuffles run: Q, scores, weights and output in registers, 32-key K/V tiles in two
-     * stages, per-warp 16-key Top-θ skips. Head sizes 64 and 128, GQA groups up to 16, dense
+     * stages (16-key steps no row kept are multiplied all the same: PF_FA_SKIP, prefill_fa.cl).
+     * Head sizes 64 and 128, GQA groups up to 16, dense
      * and θ cuts other than one-pass post-softmax, and top-k's last pass (its k-th largest
      * scores still come from tt_pf_attn and tt_pf_kth_select, a second program). H100, 8K,
      * keep 0.1, one call (docs/PERFORMANCE.md, 2026-12-06, ninth): dense 12.96 → 7.74 ms,

@@ -32,10 +32,12 @@
 #ifndef PF_FA_CUT
 #define PF_FA_CUT 0
 #endif
-/* PF_FA_SKIP=0 (experiments): multiply every 16-key step, as dense does, instead of skipping the
- * steps no row of the warp kept */
+/* PF_FA_SKIP=1 (experiments): skip the 16-key steps no row of the warp kept. Off by default: at
+ * keep 0.1 hardly a step is empty and the warp's step mask cost more than it saved (H100, Top-θ
+ * 8K: 4.78 ms without against 5.13 with, median of five pairs; a tie on clustered data;
+ * docs/PERFORMANCE.md, 2026-12-06, thirteenth and fourteenth) */
 #ifndef PF_FA_SKIP
-#define PF_FA_SKIP 1
+#define PF_FA_SKIP 0
 #endif
 /* PF_FA_DIAG_NOPV=1 (diagnostics, wrong outputs): no P·V multiply-add (V tiles still loaded,
  * weights and sums still computed): what a step skip could save at keep → 0 */
