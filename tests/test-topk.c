@@ -15,6 +15,30 @@
 #define N 90
 #define K 12
 
+/* Runs top-k (params p) on path `path` (below) and on the CPU reference: K/V converted to
+ * fp16 first when f16 (n_kv_elems values each), kept counts into st / st_ref. */
+static void run_on_path(const tt_attn_shape *sh, const tt_attn_params *p, int path, int f16,
+                        size_t n_kv_elems, const float *q, const float *k, const float *v,
+                        uint16_t *kh, uint16_t *vh, float *o, float *o_ref, uint32_t *st,
+                        uint32_t *st_ref)
+{
+    for (size_t i = 0; f16 && i < n_kv_elems; i++)
+        kh[i] = tt_f32_to_f16(k[i]), vh[i] = tt_f32_to_f16(v[i]);
+    const void *kk = f16 ? (const void *)kh : k, *vv = f16 ? (const void *)vh : v;
+    tt_context *ctx = NULL;
+    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
+    if (path == 1)
+        setenv("TT_PF_ROWS", "0", 1);
+    if (path == 2)
+        setenv("TT_PREFILL_GENERIC", "1", 1);
+    tt_status s = tt_attention_host(ctx, sh, p, q, kk, vv, o, NULL, st);
+    unsetenv("TT_PF_ROWS");
+    unsetenv("TT_PREFILL_GENERIC");
+    ck_assert_msg(s == TT_SUCCESS, "%s: %s", tt_status_name(s), tt_last_error(ctx));
+    ck_assert_int_eq(tt_reference_attention(sh, p, q, kk, vv, o_ref, st_ref), TT_SUCCESS);
+    tt_context_destroy(ctx);
+}
+
 /* Loop index: bit 0 q_len (prefill 61 rows or decode), bit 1 fp16 KV, bits 2-3 the prefill
  * path: 0 the device's own, 1 the tiled kernel, 2 the generic path. */
 static void check_case(int idx)
@@ -53,23 +77,10 @@ static void check_case(int idx)
     for (int j = 0; j < N; j++)
         if (j < 40 || j > 44)
             k[(N + j) * D] = -INFINITY;
-    for (int i = 0; f16 && i < G * N * D; i++)
-        kh[i] = tt_f32_to_f16(k[i]), vh[i] = tt_f32_to_f16(v[i]);
-    const void *kk = f16 ? (const void *)kh : k, *vv = f16 ? (const void *)vh : v;
     tt_attn_params p;
     tt_attn_params_init(&p);
     p.mode = TT_MODE_TOPK, p.k = K, p.sdc = TT_SDC_EXP_THRESHOLD, p.vmc = 1;
-    tt_context *ctx = NULL;
-    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
-    if (path == 1)
-        setenv("TT_PF_ROWS", "0", 1);
-    if (path == 2)
-        setenv("TT_PREFILL_GENERIC", "1", 1);
-    tt_status s = tt_attention_host(ctx, &sh, &p, q, kk, vv, o, NULL, st);
-    unsetenv("TT_PF_ROWS");
-    unsetenv("TT_PREFILL_GENERIC");
-    ck_assert_msg(s == TT_SUCCESS, "%s: %s", tt_status_name(s), tt_last_error(ctx));
-    ck_assert_int_eq(tt_reference_attention(&sh, &p, q, kk, vv, o_ref, st_ref), TT_SUCCESS);
+    run_on_path(&sh, &p, path, f16, (size_t)G * N * D, q, k, v, kh, vh, o, o_ref, st, st_ref);
     const char *what = ql == 1      ? "decode"
                        : path == 1 ? "prefill, tiled kernel"
                        : path == 2 ? "prefill, generic path"
@@ -94,7 +105,6 @@ static void check_case(int idx)
     }
     ck_assert_msg(ties > 0 && shorts > 0 && (ql == 1 || empties > 0),
                   "%s: %d tied, %d short, %d empty rows", what, ties, shorts, empties);
-    tt_context_destroy(ctx);
     free(q), free(o), free(o_ref), free(k), free(v), free(kh), free(vh), free(st), free(st_ref);
 }
 
@@ -138,23 +148,10 @@ static void check_long_case(int idx)
             v[j * D + e] = tt_test_uniform(&rng, -1, 1);
     }
     k[1] = k[2] = 60000.0f;
-    for (int i = 0; f16 && i < LN * D; i++)
-        kh[i] = tt_f32_to_f16(k[i]), vh[i] = tt_f32_to_f16(v[i]);
-    const void *kk = f16 ? (const void *)kh : k, *vv = f16 ? (const void *)vh : v;
     tt_attn_params p;
     tt_attn_params_init(&p);
     p.mode = TT_MODE_TOPK, p.k = LK;
-    tt_context *ctx = NULL;
-    ck_assert_int_eq(tt_context_create(NULL, &ctx), TT_SUCCESS);
-    if (path == 1)
-        setenv("TT_PF_ROWS", "0", 1);
-    if (path == 2)
-        setenv("TT_PREFILL_GENERIC", "1", 1);
-    tt_status s = tt_attention_host(ctx, &sh, &p, q, kk, vv, o, NULL, st);
-    unsetenv("TT_PF_ROWS");
-    unsetenv("TT_PREFILL_GENERIC");
-    ck_assert_msg(s == TT_SUCCESS, "%s: %s", tt_status_name(s), tt_last_error(ctx));
-    ck_assert_int_eq(tt_reference_attention(&sh, &p, q, kk, vv, o_ref, st_ref), TT_SUCCESS);
+    run_on_path(&sh, &p, path, f16, (size_t)LN * D, q, k, v, kh, vh, o, o_ref, st, st_ref);
     for (int r = 0; r < 2 * LQ; r++) {
         /* the shape holds: head 0 keeps part of its cluster, head 1 the whole run of ties */
         ck_assert_msg(r < LQ ? st_ref[r] >= LK && st_ref[r] < 1000 : st_ref[r] == 701,
@@ -168,7 +165,6 @@ static void check_long_case(int idx)
                           r, e, a, b);
         }
     }
-    tt_context_destroy(ctx);
     free(q), free(o), free(o_ref), free(k), free(v), free(kh), free(vh), free(st), free(st_ref);
 }
 
