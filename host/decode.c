@@ -23,19 +23,17 @@ static int pick_vec(int d, int wg)
 /* Local memory of tt_dec_chunk, mirroring decode.cl: q, scores, scan, index list, and the
  * scratch its phases share (the coalesced K path's partial sums when kcu > 0, the reductions,
  * the P·V partials of up to 4 heads at a time). */
-static size_t local_bytes(int d, int group, int wg, int ch, int vec, int kcu, size_t vstg,
-                          size_t vsep)
+static size_t local_bytes(int d, int group, int wg, int ch, int vec, int kcu)
 {
     const size_t tpr = (size_t)(d / vec), lanes = (size_t)wg / tpr;
     size_t kp = kcu > 0 ? tpr * ((size_t)group * lanes * (size_t)kcu + 1) : 1;
     kp = kp > 6u * (size_t)wg ? kp : 6u * (size_t)wg; /* the tensor-core path's (emulated) share */
     const size_t rseg = wg >= 8 ? 8 : (size_t)wg, rstr = (size_t)wg + rseg;
-    const size_t red = (3u * (size_t)group + 1u) * (rstr + rseg);
+    const size_t red = 3u * (size_t)group * (rstr + rseg);
     const size_t vred = (size_t)(group < 4 ? group : 4) * lanes * (size_t)d;
     size_t uni = kp > vred ? kp : vred;
     uni = uni > red ? uni : red;
-    uni = uni > vstg ? uni : vstg; /* DEC_VASYNC's V block */
-    return 4u * ((size_t)group * d + (size_t)group * ch + rstr + rseg + ch + uni + vsep);
+    return 4u * ((size_t)group * d + (size_t)group * ch + rstr + rseg + ch + uni);
 }
 
 int tt__decode_eligible(const tt_context *ctx, const tt_attn_shape *s, int wg)
@@ -187,31 +185,17 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const char *eku = getenv("TT_DEC_KCU");
     if (kcu && eku && atoi(eku) > 0)
         kcu = atoi(eku);
-    /* The union's V rows through local memory by async copies (DEC_VASYNC, decode.cl): fp16
-     * rows read 16 bytes at a time. Opt-in (TT_DEC_VASYNC=1, TT_DEC_VB=rows per block) until
-     * timed on a GPU; without the tensor-core probe's PTX the copies are plain (tests). */
-    const char *eva = getenv("TT_DEC_VASYNC"), *evb = getenv("TT_DEC_VB");
-    const int vb = eva && *eva == '1' && s->kv_dtype == TT_DTYPE_F16 && vec == 8
-                       ? (evb && atoi(evb) > 0 ? atoi(evb) : 64)
-                       : 0;
-    /* TT_DEC_VDB=1: two blocks (the next one's copies under this one's multiply-adds);
-     * TT_DEC_DFAST=1: dense chunks skip the compaction; TT_DEC_VPRE=1 (with both): a dense
-     * chunk's first block starts before its K pass. */
-    const char *evd = getenv("TT_DEC_VDB"), *edf = getenv("TT_DEC_DFAST"), *evp = getenv("TT_DEC_VPRE");
-    const int vdb = vb && evd && *evd == '1', dfast = edf && *edf == '1';
-    const int vpre = vdb && dfast && evp && *evp == '1';
-    const size_t vstg = (size_t)vb * (size_t)D / 2u, vsep = vdb ? vstg : 0u;
     const cl_ulong lmem = ctx->info.local_mem_size;
-    while (kcu > 1 && local_bytes(D, group, wg, ch, vec, kcu, vstg, vsep) > lmem)
+    while (kcu > 1 && local_bytes(D, group, wg, ch, vec, kcu) > lmem)
         kcu /= 2;
-    if (kcu && local_bytes(D, group, wg, wg, vec, kcu, vstg, vsep) > lmem)
+    if (kcu && local_bytes(D, group, wg, wg, vec, kcu) > lmem)
         kcu = 0;
-    while (ch > wg && local_bytes(D, group, wg, ch, vec, kcu, vstg, vsep) > lmem)
+    while (ch > wg && local_bytes(D, group, wg, ch, vec, kcu) > lmem)
         ch -= wg;
-    TT_RETURN_IF(ctx, local_bytes(D, group, wg, ch, vec, kcu, vstg, vsep) > lmem, TT_ERR_LOCAL_MEMORY,
+    TT_RETURN_IF(ctx, local_bytes(D, group, wg, ch, vec, kcu) > lmem, TT_ERR_LOCAL_MEMORY,
                  "decode: needs %zu bytes of local memory (head size %d, %d heads per group), the "
                  "device has %llu",
-                 local_bytes(D, group, wg, ch, vec, kcu, vstg, vsep), D, group, (unsigned long long)lmem);
+                 local_bytes(D, group, wg, ch, vec, kcu), D, group, (unsigned long long)lmem);
     int pvu = ctx->info.type & CL_DEVICE_TYPE_GPU ? 8 : 4; /* V rows in flight per thread */
     const char *ep = getenv("TT_DEC_PVU"); /* experiments: V / K rows in flight per thread */
     if (ep && atoi(ep) > 0)
@@ -313,23 +297,16 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     char stag[64] = "";
     if (stagger)
         snprintf(stag, sizeof stag, "-DDEC_STAGGER=%d -DDEC_CUS=%zu ", stagger, cus);
-    const int vasync = vb > 0 && aligned;
-    char vas[96] = "";
-    if (dfast)
-        strcat(vas, "-DDEC_DFAST=1 ");
-    if (vasync)
-        snprintf(vas + strlen(vas), sizeof vas - strlen(vas),
-                 "-DDEC_VASYNC=1 -DDEC_VB=%d -DDEC_VDB=%d -DDEC_VPRE=%d ", vb, vdb, vpre);
     const char *defs = getenv("TT_DEC_DEFS");
     char opts[560];
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d "
              "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d -DDEC_SHFL_LOCAL=%d -DDEC_MMA=%d "
-             "-DDEC_MMA_LOCAL=%d -DMMA_TU=%d -DDEC_FUSE=%d -DDEC_CPU=%d %s%s%s",
+             "-DDEC_MMA_LOCAL=%d -DMMA_TU=%d -DDEC_FUSE=%d -DDEC_CPU=%d %s%s",
              D, group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
              ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
              shfl || shfl_local, shfl_local, mma || mma_local, mma_local, mma_tu, fuse, cpu,
-             stag, vas, defs ? defs : "");
+             stag, defs ? defs : "");
     const char *srcs[9];
     int n_src = 0;
     if (mma)

@@ -406,55 +406,7 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
 #endif
 /* Local scratch shared by phases that never overlap (barriers between them): kp while scoring,
  * then the reductions and the P·V partials. */
-#ifndef DEC_VASYNC
-#define DEC_VASYNC 0 /* 1: the union's V rows through local memory by async copies (below) */
-#endif
-#if DEC_VASYNC
-#if !KV_F16 || !ALIGNED || VEC != 8
-#error "DEC_VASYNC needs fp16 V rows read 8 elements (16 bytes) at a time"
-#endif
-#ifndef DEC_VB
-#define DEC_VB 64 /* V rows per block in local memory (DEC_VB · D halves) */
-#endif
-#define VSTG_N (DEC_VB * D / 2)
-#ifndef DEC_VDB
-#define DEC_VDB 0 /* 1: two blocks, the next one's copies in flight while this one multiplies */
-#endif
-#ifndef DEC_VPRE
-#define DEC_VPRE 0 /* 1 (with DEC_VDB, DEC_DFAST): a dense chunk starts its first block's copies
-                    * before the K pass (its rows are known from the start) */
-#endif
-#if DEC_MMA && !DEC_MMA_LOCAL /* NVIDIA (the tensor-core probe passed: sm_80): cp.async */
-#define DEC_VCOPY(dst, src)                                                                      \
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;" ::"r"((uint)(size_t)(dst)), "l"(src))
-#define DEC_VCOMMIT() asm volatile("cp.async.commit_group;" ::: "memory")
-#define DEC_VWAIT0() asm volatile("cp.async.wait_group 0;" ::: "memory")
-#define DEC_VWAIT1() asm volatile("cp.async.wait_group 1;" ::: "memory")
-#else /* plain copies, done when the barrier after them is (tests on any device) */
-#define DEC_VCOPY(dst, src) (*(dst) = *(src))
-#define DEC_VCOMMIT()
-#define DEC_VWAIT0()
-#define DEC_VWAIT1()
-#endif
-/* Starts the copies of the union's rows base .. base + nb - 1 (their keys from idx, or the rows
- * themselves where the union is every key) into vst, D halves a row. */
-inline void dec_v_issue(__local ushort *vst, __global const KV_T *v, const uint *lay, int b, int g,
-                        int j0, __local const int *idx, int ident, int base, int nb)
-{
-    for (int x = get_local_id(0); x < nb * (D / 8); x += WG) {
-        const int r = x / (D / 8), u = x % (D / 8), j = ident ? base + r : idx[base + r];
-        DEC_VCOPY((__local uint4 *)(vst + r * D) + u,
-                  (__global const uint4 *)(v + ADDR(lay, LAY_V, b, g, j0 + j)) + u);
-    }
-    DEC_VCOMMIT();
-}
-#else
-#define VSTG_N 1
-#define DEC_VDB 0
-#define DEC_VPRE 0
-#endif
-#define VSEP_N (DEC_VDB ? VSTG_N : 1) /* the second block's own local memory */
-#define UNI_PV_N MAXI(MAXI(VRED_N, RED_N(3 * GROUP + 1)), VSTG_N)
+#define UNI_PV_N MAXI(VRED_N, RED_N(3 * GROUP))
 #define UNI_N MAXI(KPART_N, UNI_PV_N)
 
 #define DEC_WG_REDUCE(name, op)                                                                    \
@@ -508,7 +460,7 @@ inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float *red, fl
 inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, int j0,
                          int nk, int kind, int placement, int need_dm, const float *mref,
                          const float *zrow, const float *cut, __local float (*s)[CH],
-                         __local float *uni, __local ushort *vsep, int vpre,
+                         __local float *uni,
                          __local int *scan, __local int *idx,
                          int n_heads, int n_chunks, int c, __global float *part_acc,
                          __global float *part_ms, __global float *part_ds,
@@ -516,8 +468,8 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
                          __global uint *part_union)
 {
     const int t = get_local_id(0);
-    float sums[3 * GROUP + 1]; /* kept sum, dropped sum, kept count per head; union size */
-    for (int x = 0; x < 3 * GROUP + 1; x++)
+    float sums[3 * GROUP]; /* kept sum, dropped sum, kept count per head */
+    for (int x = 0; x < 3 * GROUP; x++)
         sums[x] = 0.0f;
     /* The keep decisions over a thread's KPT consecutive keys. DEC_KEEP 0 (default): key by
      * key, every head (the warp's 32 threads hit KPT-strided words: an 8-way bank conflict at
@@ -528,10 +480,6 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
 #ifndef DEC_KEEP
 #define DEC_KEEP 0
 #endif
-#ifndef DEC_DFAST
-#define DEC_DFAST 0 /* 1: dense chunks skip the compaction: the union is every key (idx[j] = j) */
-#endif
-    const int dfast = DEC_DFAST && DEC_KEEP == 0 && kind == 0; /* uniform over the work-group */
 #define KW ((KPT + 31) / 32)
 #define KV4 (KPT % 4 == 0 ? 4 : 1)
 #if DEC_KEEP == 0
@@ -559,7 +507,7 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
         }
         mine += any;
         if (jj < nk)
-            idx[jj] = dfast ? jj : any; /* flag for now; replaced by the slot below */
+            idx[jj] = any; /* flag for now; replaced by the slot below */
     }
 #else
     uint anyb[KW];
@@ -604,9 +552,6 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     for (int x = 0; x < KW; x++)
         mine += (int)popcount(anyb[x]);
 #endif
-    sums[3 * GROUP] = (float)mine; /* < 2^24: exact */
-    int total = nk;
-    if (!dfast) {
     /* Exclusive scan of the per-thread counts (two levels, as in dec_sum) gives each thread its
      * first slot; total is the size of the union. */
     scan[RPOS(t)] = mine;
@@ -619,8 +564,7 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     const int sg = t / SEGL;
-    int slot = 0;
-    total = 0;
+    int total = 0, slot = 0;
     for (int i = 0; i < RSEG; i++) {
         const int a = scan[RSTR + i];
         total += a;
@@ -643,7 +587,6 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
         if ((anyb[x / 32] >> (x % 32)) & 1u)
             idx[slot++] = t * KPT + x;
 #endif
-    } /* !dfast */
 #undef KV4
 #undef KW
     barrier(CLK_LOCAL_MEM_FENCE);
@@ -654,48 +597,7 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
     floatv acc[GROUP];
     for (int hh = 0; hh < GROUP; hh++)
         acc[hh] = (floatv)(0.0f);
-#if DEC_VASYNC
-    /* The union's V rows in blocks of DEC_VB through local memory (uni, free until the partials
-     * meet below; with DEC_VDB also vsep): every thread starts its share of a block's 16-byte
-     * copies at once, so a block costs one memory latency however many rows it holds, and no
-     * registers hold them (the register loop below keeps PVU rows per thread in flight). Block i
-     * sits in vsep when i is even under DEC_VDB (so that a prefetched first block, started
-     * before uni was free, is there), else in uni. */
-    {
-        const int nblk = (total + DEC_VB - 1) / DEC_VB; /* uniform: total is the group's */
-        if (!vpre && nblk > 0)
-            dec_v_issue(DEC_VDB ? vsep : (__local ushort *)uni, v, lay, b, g, j0, idx, dfast, 0,
-                        min(DEC_VB, total));
-        for (int bi = 0; bi < nblk; bi++) {
-            const int base = bi * DEC_VB, nb = min(DEC_VB, total - base);
-            __local ushort *vst = DEC_VDB && bi % 2 == 0 ? vsep : (__local ushort *)uni;
-            if (DEC_VDB && bi + 1 < nblk) {
-                dec_v_issue(bi % 2 == 0 ? (__local ushort *)uni : vsep, v, lay, b, g, j0, idx,
-                            dfast, base + DEC_VB, min(DEC_VB, total - base - DEC_VB));
-                DEC_VWAIT1();
-            } else {
-                DEC_VWAIT0();
-            }
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (lane < LANES)
-                for (int r = lane; r < nb; r += LANES) {
-                    const floatv vv = RAW_CVT(*(__local const kvraw *)(vst + r * D + part * VEC));
-                    const int j = dfast ? base + r : idx[base + r];
-                    for (int hh = 0; hh < GROUP; hh++) {
-                        const float w = s[hh][j];
-                        acc[hh] = w != 0.0f ? fma((floatv)(w), vv, acc[hh]) : acc[hh];
-                    }
-                }
-            barrier(CLK_LOCAL_MEM_FENCE); /* the block is read before its buffer is refilled */
-            if (!DEC_VDB && bi + 1 < nblk)
-                dec_v_issue(vst, v, lay, b, g, j0, idx, dfast, base + DEC_VB,
-                            min(DEC_VB, total - base - DEC_VB));
-        }
-    }
-    if (0) {
-#else
     if (lane < LANES) {
-#endif
         int x = lane;
         /* PVU rows per step: their loads are independent, so they are in flight together
          * instead of one latency-bound load per iteration. The last step is predicated rather
@@ -723,7 +625,7 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
             kvraw vr[PVU]; /* raw until used: fp16 rows take half the registers */
             PV_UNROLL
             for (int u = 0; u < PVU; u++)
-                jv[u] = dfast ? min(x + u * PV_STEP, r1 - 1) : idx[min(x + u * PV_STEP, r1 - 1)];
+                jv[u] = idx[min(x + u * PV_STEP, r1 - 1)];
             PV_UNROLL
             for (int u = 0; u < PVU; u++)
                 vr[u] = RAW_LOAD(VROW(jv[u]));
@@ -765,7 +667,7 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    dec_sum(uni, sums, 3 * GROUP + 1);
+    dec_sum(uni, sums, 3 * GROUP);
     if (t == 0) {
         for (int hh = 0; hh < GROUP; hh++) {
             const int row = b * n_heads + g * GROUP + hh;
@@ -774,7 +676,7 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
             part_dm[PIDX(row, c)] = sums[GROUP + hh];
             part_kept[PIDX(row, c)] = (uint)sums[2 * GROUP + hh];
         }
-        part_union[(size_t)(b * (n_heads / GROUP) + g) * n_chunks + c] = (uint)sums[3 * GROUP];
+        part_union[(size_t)(b * (n_heads / GROUP) + g) * n_chunks + c] = (uint)total;
     }
 }
 
@@ -866,16 +768,7 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     __local float s[GROUP][CH];
     __local int scan[RSTR + RSEG];
     __local int idx[CH];
-    /* 16-byte aligned (uint4 arrays): DEC_VASYNC copies and reads V pieces of 16 bytes there */
-    __local uint4 uni4[(UNI_N + 3) / 4], vsep4[(VSEP_N + 3) / 4];
-    __local float *uni = (__local float *)uni4;
-    __local ushort *vsep = (__local ushort *)vsep4;
-    /* DEC_VPRE: a dense chunk's first V block is known now; its copies run under the K pass */
-    const int vpre = DEC_VPRE && DEC_VDB && DEC_DFAST && DEC_KEEP == 0 && kind == 0 && !store;
-#if DEC_VASYNC
-    if (vpre)
-        dec_v_issue(vsep, v, lay, b, g, j0, NULL, 1, 0, min(DEC_VB, nk));
-#endif
+    __local float uni[UNI_N];
     for (int x = t; x < GROUP * D; x += WG)
         qloc[x / D][x % D] = q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
     /* VMC: the chunk holding the new row n-1 advances the running V sum once per KV head; the
@@ -926,7 +819,7 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
         }
         /* dense or pre: the dropped mass is read only by exact SDC */
         dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, sdc == SDC_EXACT, mref, zrow, cut,
-                     s, uni, vsep, vpre, scan, idx, n_heads, n_chunks, c, part_acc, part_ms, part_ds,
+                     s, uni, scan, idx, n_heads, n_chunks, c, part_acc, part_ms, part_ds,
                      part_dm, part_kept, part_union);
 #if DEC_FUSE /* the host fuses only when n_chunks <= CH, so the rescale factors fit in s */
         dec_fence();
@@ -986,9 +879,7 @@ __kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int 
     __local float s[GROUP][CH];
     __local int scan[RSTR + RSEG];
     __local int idx[CH];
-    __local uint4 uni4[(UNI_PV_N + 3) / 4], vsep4[(VSEP_N + 3) / 4]; /* aligned: see tt_dec_chunk */
-    __local float *uni = (__local float *)uni4;
-    __local ushort *vsep = (__local ushort *)vsep4;
+    __local float uni[UNI_PV_N];
     float mref[GROUP], zrow[GROUP], cut[GROUP];
 #if DEC_CPU /* one work-item per head merges, the others read it (see dec_row_mz) */
     __local float2 mz[GROUP];
@@ -1011,6 +902,6 @@ __kernel void tt_dec_pv(__global const KV_T *v, dec_args args, int n_heads, int 
     }
     barrier(CLK_LOCAL_MEM_FENCE);
     /* need_dm (host): post-softmax θ or exact SDC, the readers of the dropped mass */
-    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, need_dm, mref, zrow, cut, s, uni, vsep, 0, scan, idx,
+    dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, need_dm, mref, zrow, cut, s, uni, scan, idx,
                  n_heads, n_chunks, c, part_acc, part_ms, part_ds, part_dm, part_kept, part_union);
 }
