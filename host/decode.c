@@ -247,10 +247,11 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * 0.3011 / 0.3008 ms, Top-θ 0.2172 / 0.2114 / 0.2103 ms (one call). */
     const int mma_tu = 4;
     /* The merge inside tt_dec_chunk (DEC_FUSE, decode.cl): one launch less, and the merges overlap
-     * the other work-groups' loads. Opt-in (TT_DEC_FUSE=1): on the H100 it was faster in every
-     * shape timed on 2026-12-06 (fifteenth; 16K b1 0.0465 -> 0.0426 ms dense, 32K b8 0.3825 ->
-     * 0.3760), but 32K b1 was not timed (slower before the merge's rewrite) and no GPU has run
-     * the selftest with it yet (docs/PERFORMANCE.md). It
+     * the other work-groups' loads. Opt-in (TT_DEC_FUSE=1): on an H100 it was faster in every
+     * shape timed with TT_DEC_DEFS=-cl-nv-maxrregcount=128 (2026-12-06, fifteenth: 32K b8
+     * 0.3825 -> 0.3760 ms dense) but without the cap slower everywhere except 16K batch 1
+     * (2026-12-07: 32K b8 0.383 -> 0.409 ms, 16K b1 0.0463 -> 0.0429); no GPU has run the
+     * selftest with it yet (docs/PERFORMANCE.md, sixteenth). It
      * needs one work-group's fenced writes to be seen by another that follows it through an
      * atomic counter, which devices that run PTX give with membar.gl (the shuffle probe says
      * so) and coherent CPU devices with OpenCL's global fence (PoCL: checked in CI). Not for the
