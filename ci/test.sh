@@ -131,7 +131,7 @@ if [ $shfl_ok = 1 ]; then total_ok=$((total_ok + 1)); else status=1 total_bad=$(
 echo "== toptheta selftest, fp16 decode with the tensor-core path emulated (TT_DEC_MMA_LOCAL=1) =="
 if selftest_passes TT_DEC_ROWS=0 TT_DEC_MMA_LOCAL=1 -- --filter "decode  f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
-# The merge fused into the chunk kernel (opt-in, TT_DEC_FUSE=1): its counters, fences and the
+# The merge fused into the chunk kernel (NVIDIA's default; forced here, TT_DEC_FUSE=1): its counters, fences and the
 # last work-group's merge, on every single-pass decode case (the two-pass ones keep the kernel).
 echo "== toptheta selftest --short, decode with the merge fused into the chunk kernel (TT_DEC_FUSE=1) =="
 if selftest_passes TT_DEC_ROWS=0 TT_DEC_FUSE=1 -- --short --filter decode; then

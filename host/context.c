@@ -16,6 +16,7 @@ static tt_status finish_create(tt_context *c, tt_context **out)
     if (clGetDeviceInfo(c->device, CL_DEVICE_MAX_PARAMETER_SIZE, sizeof c->max_param_size,
                         &c->max_param_size, NULL) != CL_SUCCESS)
         c->max_param_size = 256; /* the smallest any profile allows */
+    c->nv_options = tt__nv_compiler_options(c);
     c->queue = clCreateCommandQueue(c->context, c->device, CL_QUEUE_PROFILING_ENABLE, &err);
     if (err != CL_SUCCESS) {
         tt_context_destroy(c);

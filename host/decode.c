@@ -247,11 +247,12 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
      * 0.3011 / 0.3008 ms, Top-θ 0.2172 / 0.2114 / 0.2103 ms (one call). */
     const int mma_tu = 4;
     /* The merge inside tt_dec_chunk (DEC_FUSE, decode.cl): one launch less, and the merges overlap
-     * the other work-groups' loads. Opt-in (TT_DEC_FUSE=1): on an H100 it was faster in every
-     * shape timed with TT_DEC_DEFS=-cl-nv-maxrregcount=128 (2026-12-06, fifteenth: 32K b8
-     * 0.3825 -> 0.3760 ms dense) but without the cap slower everywhere except 16K batch 1
-     * (2026-12-07: 32K b8 0.383 -> 0.409 ms, 16K b1 0.0463 -> 0.0429); no GPU has run the
-     * selftest with it yet (docs/PERFORMANCE.md, sixteenth). It
+     * the other work-groups' loads. Default where the device runs PTX and takes NVIDIA's build
+     * options, built with -cl-nv-maxrregcount=128: without that cap the merge's registers cost
+     * occupancy and it lost at batch 8 (H100, 2026-12-07: 32K b8 dense 0.383 -> 0.409 ms). With
+     * it (H100, 2026-12-07, seventeenth, one call, fused+cap / not fused): 32K b8 dense 0.3758 /
+     * 0.3823 ms, Top-θ 0.2480 / 0.2548; 16K b1 0.0430 / 0.0462, 0.0300 / 0.0344; 1K b1 0.0174 /
+     * 0.0213; selftest 788 / 0 (docs/PERFORMANCE.md). TT_DEC_FUSE=0/1 overrides. It
      * needs one work-group's fenced writes to be seen by another that follows it through an
      * atomic counter, which devices that run PTX give with membar.gl (the shuffle probe says
      * so) and coherent CPU devices with OpenCL's global fence (PoCL: checked in CI). Not for the
@@ -264,9 +265,14 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const int rows_k =
         erw && *erw ? *erw == '1' : (ctx->info.type & CL_DEVICE_TYPE_CPU) != 0;
     const char *ef = getenv("TT_DEC_FUSE");
-    const int fuse = store || rows_k || nc > ch || !(ef && *ef == '1') ? 0
-                     : tt__warp_shuffle(ctx)                        ? 2
-                                                                    : 1;
+    const int nv_opts = ctx->nv_options;
+    const int want_fuse = ef && *ef ? *ef == '1' : nv_opts && tt__warp_shuffle(ctx);
+    const int fuse = store || rows_k || nc > ch || !want_fuse ? 0
+                     : tt__warp_shuffle(ctx)                 ? 2
+                                                             : 1;
+    /* The register cap that makes the fused merge pay (above): without it the merge's registers
+     * cost the chunk kernel occupancy. */
+    const char *cap = fuse == 2 && nv_opts ? "-cl-nv-maxrregcount=128 " : "";
     /* The CPU forms of decode.cl (DEC_CPU): P·V lanes over blocks of consecutive kept rows, its
      * loops unrolled, the two-phase kernel's row (max, sum) merged once per work-group. PoCL,
      * 8K keys, batch 8, with the thread-per-row K pass unrolled too: dense 60 → 35 ms, Top-θ
@@ -306,11 +312,11 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     snprintf(opts, sizeof opts,
              "-DD=%d -DGROUP=%d -DWG=%d -DKV_F16=%d -DCH=%d -DVEC=%d -DALIGNED=%d -DDEC_MAXH=%d "
              "-DKCOAL=%d -DKCU=%d -DPVU=%d -DDEC_SHFL=%d -DDEC_SHFL_LOCAL=%d -DDEC_MMA=%d "
-             "-DDEC_MMA_LOCAL=%d -DMMA_TU=%d -DDEC_FUSE=%d -DDEC_CPU=%d %s%s",
+             "-DDEC_MMA_LOCAL=%d -DMMA_TU=%d -DDEC_FUSE=%d -DDEC_CPU=%d %s%s%s",
              D, group, wg, s->kv_dtype == TT_DTYPE_F16, ch, vec, aligned,
              ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
              shfl || shfl_local, shfl_local, mma || mma_local, mma_local, mma_tu, fuse, cpu,
-             stag, defs ? defs : "");
+             stag, cap, defs ? defs : "");
     const char *srcs[9];
     int n_src = 0;
     if (mma)

@@ -77,6 +77,7 @@ struct tt_context {
     int tune_state;           /* tune_db.c: 0 not looked up yet, 1 looked up, 2 forced */
     int tune_wg, tune_chunk;  /* the context's launch parameters; guarded by lock */
     size_t max_param_size;    /* CL_DEVICE_MAX_PARAMETER_SIZE */
+    int nv_options;           /* cl_nv_compiler_options: -cl-nv-maxrregcount is understood */
     int shfl_state;           /* shfl.c: 0 not probed, 1 no warp shuffles, 2 PTX shuffles work */
     int mma_state;            /* mma.c: likewise for the PTX tensor-core multiply-add */
     tt__scratch scratch[TT_SCRATCH_QUEUES]; /* scratch.c; slots claimed under lock */
@@ -108,6 +109,10 @@ int tt__probe_once(tt_context *ctx, int *state, const char *off_env,
 
 /* 1 when the device reports 32-wide warps through cl_nv_device_attribute_query (shfl.c). */
 int tt__nv_warp32(const tt_context *ctx);
+
+/* 1 when the device takes NVIDIA's build options such as -cl-nv-maxrregcount
+ * (cl_nv_compiler_options; shfl.c). */
+int tt__nv_compiler_options(const tt_context *ctx);
 
 /* shfl.c's probe runner, also for tests: builds source alone (after common.cl, with a head size
  * and options), runs kernel(out) on one work-group of wg items and reads n_out floats back; 1

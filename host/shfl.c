@@ -32,6 +32,11 @@ int tt__nv_warp32(const tt_context *ctx)
            warp == 32;
 }
 
+int tt__nv_compiler_options(const tt_context *ctx)
+{
+    return has_extension(ctx->device, "cl_nv_compiler_options");
+}
+
 int tt__ptx_run(tt_context *ctx, const char *source, const char *options, const char *kernel,
                 float *out, size_t n_out, size_t wg)
 {
