@@ -131,10 +131,11 @@ if [ $shfl_ok = 1 ]; then total_ok=$((total_ok + 1)); else status=1 total_bad=$(
 echo "== toptheta selftest, fp16 decode with the tensor-core path emulated (TT_DEC_MMA_LOCAL=1) =="
 if selftest_passes TT_DEC_ROWS=0 TT_DEC_MMA_LOCAL=1 -- --filter "decode  f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
-# The merge fused into the chunk kernel (NVIDIA's default; forced here, TT_DEC_FUSE=1): its counters, fences and the
-# last work-group's merge, on every single-pass decode case (the two-pass ones keep the kernel).
-echo "== toptheta selftest --short, decode with the merge fused into the chunk kernel (TT_DEC_FUSE=1) =="
-if selftest_passes TT_DEC_ROWS=0 TT_DEC_FUSE=1 -- --short --filter decode; then
+# The merge fused into the chunk kernel, NVIDIA's default (forced here with the GPUs' forms,
+# TT_DEC_FUSE=1): its counters, fences and the last work-group's merge, on every single-pass
+# decode case (the two-pass ones keep the kernel). ~2.5 minutes.
+echo "== toptheta selftest, decode in the GPUs' forms with the merge fused into the chunk kernel (TT_DEC_FUSE=1) =="
+if selftest_passes TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_CPU=0 TT_DEC_FUSE=1 -- --filter decode; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The merge split over several work-groups per (sequence, KV head), as GPUs run it at long
 # contexts (tt_dec_merge slices, host/decode.c): 3 slices, so most of them hold unequal shares.
