@@ -769,8 +769,8 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     __local int scan[RSTR + RSEG];
     __local int idx[CH];
     /* A uint4 array: 16-byte aligned, so the vstore of the P·V partials (VEC floats) and the K
-     * partials can be vector accesses. Not timed in this form: a tree that had it (and one more
-     * difference) ran Top-θ 1.5-2 % faster on an H100 (docs/PERFORMANCE.md, sixteenth). */
+     * partials can be vector accesses. H100, one call against the tree without it (not fused):
+     * Top-θ 1-4 % faster in all five shapes, dense within 2 % (docs/PERFORMANCE.md, seventeenth). */
     __local uint4 uni4[(UNI_N + 3) / 4];
     __local float *uni = (__local float *)uni4;
     for (int x = t; x < GROUP * D; x += WG)
