@@ -118,12 +118,16 @@ if selftest_passes TT_DEC_ROWS=0 -- --short --filter decode; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The warp-shuffle K pass (NVIDIA only) with its exchange through local memory instead, so that
 # its bookkeeping is checked here too: head size 128 (16 lanes per row), groups of 3 and 4.
-echo "== toptheta selftest, decode d=128 gqa=3/4 with the shuffle path on local memory (TT_DEC_SHFL_LOCAL=1) =="
+echo "== toptheta selftest, decode d=128 gqa=3/4 with the shuffle path on local memory, then every short decode case fused with the shuffle reductions (TT_DEC_SHFL_LOCAL=1) =="
 shfl_ok=1
 for f in "decode  f32 d=128 gqa=3" "decode  f16 d=128 gqa=3" "decode  f16 d=128 gqa=4"; do
     printf '%s: ' "$f"
     selftest_passes TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_SHFL_LOCAL=1 -- --filter "$f" || shfl_ok=0
 done
+# The chunk's max and sums through warp shuffles (DEC_WRED, on wherever the shuffles are), every
+# head size and group, with the fused merge as NVIDIA runs it.
+printf 'short decode, fused merge: '
+selftest_passes TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_CPU=0 TT_DEC_SHFL_LOCAL=1 TT_DEC_FUSE=1 -- --short --filter decode || shfl_ok=0
 if [ $shfl_ok = 1 ]; then total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The tensor-core K pass (NVIDIA, sm_80 and later) with its multiply-add emulated through local
 # memory, so that its bookkeeping (dimension order, tiles, q's hi/lo halves, the power-of-two

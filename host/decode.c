@@ -244,8 +244,13 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const int mma_local = mma_fits && !mma && eml && *eml == '1';
     /* Tiles of 16 keys per warp and round in the tensor-core path: all their K loads are in
      * flight together, TU·D/4 registers. H200, 32K keys, batch 8: 1 / 2 / 4 tiles dense 0.3066 /
-     * 0.3011 / 0.3008 ms, Top-θ 0.2172 / 0.2114 / 0.2103 ms (one call). */
-    const int mma_tu = 4;
+     * 0.3011 / 0.3008 ms, Top-θ 0.2172 / 0.2114 / 0.2103 ms (one call). H100, 2026-12-07
+     * (eighteenth): 2 tiles a tie at the 128-register cap (0.3681 / 0.2428 vs 0.3688 / 0.2418).
+     * TT_DEC_MMATU=N overrides (experiments). */
+    int mma_tu = 4;
+    const char *etu = getenv("TT_DEC_MMATU");
+    if (etu && atoi(etu) > 0 && atoi(etu) <= 8)
+        mma_tu = atoi(etu);
     /* The merge inside tt_dec_chunk (DEC_FUSE, decode.cl): one launch less, and the merges overlap
      * the other work-groups' loads. Default where the device runs PTX and takes NVIDIA's build
      * options, built with -cl-nv-maxrregcount=128: without that cap the merge's registers cost
@@ -271,8 +276,17 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
                      : tt__warp_shuffle(ctx)                 ? 2
                                                              : 1;
     /* The register cap that makes the fused merge pay (above): without it the merge's registers
-     * cost the chunk kernel occupancy. */
-    const char *cap = fuse == 2 && nv_opts ? "-cl-nv-maxrregcount=128 " : "";
+     * cost the chunk kernel occupancy. Lower caps, for a fifth or sixth work-group per
+     * multiprocessor, spill and lose (H100, 32K keys batch 8, dense / Top-θ: 128 0.3688 / 0.2418
+     * ms; 96 0.5026 / 0.3578; 96 with 2 tiles 0.4341 / 0.2953; 80 with 1 tile 0.5165 / 0.3244;
+     * docs/PERFORMANCE.md, eighteenth). TT_DEC_MAXREG=N overrides (experiments). */
+    int maxreg = 128;
+    const char *emr = getenv("TT_DEC_MAXREG");
+    if (emr && atoi(emr) >= 32 && atoi(emr) <= 255)
+        maxreg = atoi(emr);
+    char cap[40] = "";
+    if (fuse == 2 && nv_opts)
+        snprintf(cap, sizeof cap, "-cl-nv-maxrregcount=%d ", maxreg);
     /* The CPU forms of decode.cl (DEC_CPU): P·V lanes over blocks of consecutive kept rows, its
      * loops unrolled, the two-phase kernel's row (max, sum) merged once per work-group. PoCL,
      * 8K keys, batch 8, with the thread-per-row K pass unrolled too: dense 60 → 35 ms, Top-θ

@@ -150,6 +150,16 @@ typedef struct dec_args {
 #define KROWS (LANES * KCU)
 #define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)
 #endif
+#ifndef DEC_DIAG_NOQ
+#define DEC_DIAG_NOQ 0 /* 1: q not read (constants), 2: nor its largest |q| reduced (wrong outputs;
+                        * the prologue's share of the time, diagnostics only) */
+#endif
+#ifndef DEC_DIAG_NOMAX
+#define DEC_DIAG_NOMAX 0 /* 1: no chunk max (0 instead; diagnostics only) */
+#endif
+#ifndef DEC_DIAG_NORED
+#define DEC_DIAG_NORED 0 /* 1: no work-group sums of the P·V partials and counts (diagnostics) */
+#endif
 #ifndef DEC_MMA
 #define DEC_MMA 0 /* 1: K scores on tensor cores (below); fp16 K, D % 32 == 0, GROUP <= 8 */
 #endif
@@ -194,13 +204,17 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
 {
     const int t = get_local_id(0), w = t / 32, l = t % 32, gi = l / 4, ti = l % 4;
     float mq = 0.0f; /* the group's largest |q| */
-    for (int x = t; x < GROUP * D; x += WG)
-        mq = fmax(mq, fabs(qloc[x / D][x % D]));
-    kp[t] = mq;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    for (int i = 0; i < WG; i++)
-        mq = fmax(mq, kp[i]);
-    barrier(CLK_LOCAL_MEM_FENCE);
+    if (DEC_DIAG_NOQ >= 2) {
+        mq = 1.0f;
+    } else {
+        for (int x = t; x < GROUP * D; x += WG)
+            mq = fmax(mq, fabs(qloc[x / D][x % D]));
+        kp[t] = mq;
+        barrier(CLK_LOCAL_MEM_FENCE);
+        for (int i = 0; i < WG; i++)
+            mq = fmax(mq, kp[i]);
+        barrier(CLK_LOCAL_MEM_FENCE);
+    }
     const int e = mq > 0.0f && mq < INFINITY ? clamp(ilogb(mq) - 13, -100, 100) : 0;
     const float qs = ldexp(1.0f, -e), fs = scale * ldexp(1.0f, e);
     uint qh[D / 16][2], ql[D / 16][2]; /* B fragments of every step: q's hi and lo halves */
@@ -437,6 +451,59 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
 DEC_WG_REDUCE(dec_sum, DEC_ADD)
 DEC_WG_REDUCE(dec_max, fmax)
 
+/* The chunk's own sums and maxima (the chunk max, the kept sums and counts) through warp
+ * shuffles where the device runs them: a butterfly in each warp, one barrier, and every thread
+ * folds the NWARPS warp results in a fixed order. One barrier and no chain of local reads, where
+ * dec_sum / dec_max take three barriers and a 16-long chain; on the H100 those two reductions
+ * held 3 + 7 us of Top-θ's 0.244 ms at 32K keys batch 8 (docs/PERFORMANCE.md, eighteenth).
+ * DEC_SHFL_LOCAL runs the same bookkeeping with the exchange through local memory (tests).
+ * red holds WG + NWARPS·nv floats; -DDEC_WRED=0 turns it off (timing). */
+#ifndef DEC_WRED
+#define DEC_WRED (DEC_SHFL && WG % 32 == 0)
+#endif
+#if DEC_WRED
+#define NWARPS (WG / 32)
+#if DEC_SHFL_LOCAL
+inline float dec_wxor(__local float *kp, float x, int m)
+{
+    const int t = get_local_id(0);
+    kp[t] = x;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float r = kp[t ^ m];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+#else
+#define dec_wxor(kp, x, m) tt_shfl_xor(x, m)
+#endif
+#define DEC_WG_WREDUCE(name, op)                                                                   \
+    inline void name(__local float *red, float *val, int nv)                                       \
+    {                                                                                              \
+        const int t = get_local_id(0), w = t / 32;                                                 \
+        __local float *part = red + WG;                                                            \
+        for (int v = 0; v < nv; v++) {                                                             \
+            float a = val[v];                                                                      \
+            for (int m = 16; m >= 1; m /= 2)                                                       \
+                a = op(a, dec_wxor(red, a, m));                                                    \
+            if (t % 32 == 0)                                                                       \
+                part[w * nv + v] = a;                                                              \
+        }                                                                                          \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                              \
+        for (int v = 0; v < nv; v++) {                                                             \
+            float a = part[v];                                                                     \
+            for (int i = 1; i < NWARPS; i++)                                                       \
+                a = op(a, part[i * nv + v]);                                                       \
+            val[v] = a;                                                                            \
+        }                                                                                          \
+        barrier(CLK_LOCAL_MEM_FENCE);                                                              \
+    }
+DEC_WG_WREDUCE(dec_csum, DEC_ADD)
+DEC_WG_WREDUCE(dec_cmax, fmax)
+#else
+#define dec_csum dec_sum
+#define dec_cmax dec_max
+#endif
+
 /* Max over the chunk per head (finite scores only); every thread gets the result in mref. */
 inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float *red, float *mref)
 {
@@ -448,7 +515,7 @@ inline void dec_chunk_max(__local float (*s)[CH], int nk, __local float *red, fl
                 m = fmax(m, s[hh][jj]);
         mref[hh] = m;
     }
-    dec_max(red, mref, GROUP);
+    dec_cmax(red, mref, GROUP);
 }
 
 /* Keep decisions, compaction of the union of kept keys, P·V over kept V rows only, and the
@@ -643,6 +710,15 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
 #undef PV_STEP
 #undef VROW
     }
+#if DEC_DIAG_NORED
+    {
+        float z = 0.0f;
+        for (int hh = 0; hh < GROUP; hh++)
+            z += HSUM(acc[hh]);
+        if (z == 1234.5f)
+            part_acc[PIDX(b * n_heads, c) * D] = z;
+    }
+#else
     /* The lanes' partial rows meet in uni, VRH heads per round. */
     for (int h0 = 0; h0 < GROUP; h0 += VRH) {
         if (lane < LANES)
@@ -667,7 +743,8 @@ inline void dec_chunk_pv(__global const KV_T *v, const uint *lay, int b, int g, 
         }
         barrier(CLK_LOCAL_MEM_FENCE);
     }
-    dec_sum(uni, sums, 3 * GROUP);
+    dec_csum(uni, sums, 3 * GROUP);
+#endif
     if (t == 0) {
         for (int hh = 0; hh < GROUP; hh++) {
             const int row = b * n_heads + g * GROUP + hh;
@@ -774,7 +851,8 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
     __local uint4 uni4[(UNI_N + 3) / 4];
     __local float *uni = (__local float *)uni4;
     for (int x = t; x < GROUP * D; x += WG)
-        qloc[x / D][x % D] = q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
+        qloc[x / D][x % D] =
+            DEC_DIAG_NOQ ? 0.01f * (float)(x % 7) : q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
     /* VMC: the chunk holding the new row n-1 advances the running V sum once per KV head; the
      * merge, which runs after every chunk, then reads v̄ = vsum / n. */
     if (vsum && c == n_chunks - 1)
@@ -796,7 +874,11 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
         return;
     }
     float mref[GROUP], zrow[GROUP], cut[GROUP];
-    dec_chunk_max(s, nk, uni, mref);
+    if (DEC_DIAG_NOMAX)
+        for (int hh = 0; hh < GROUP; hh++)
+            mref[hh] = 0.0f;
+    else
+        dec_chunk_max(s, nk, uni, mref);
     if (store) {
         float z[GROUP];
         for (int hh = 0; hh < GROUP; hh++) {
@@ -809,7 +891,7 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
                     z[hh] += exp(sc - mref[hh]);
             }
         }
-        dec_sum(uni, z, GROUP);
+        dec_csum(uni, z, GROUP);
         if (t == 0)
             for (int hh = 0; hh < GROUP; hh++) {
                 const int row = b * n_heads + g * GROUP + hh;
