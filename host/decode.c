@@ -331,7 +331,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
              ctx->max_param_size >= 1024 ? 64 : 1, kcu > 0, kcu > 0 ? kcu : 1, pvu,
              shfl || shfl_local, shfl_local, mma || mma_local, mma_local, mma_tu, fuse, cpu,
              stag, cap, defs ? defs : "");
-    const char *srcs[9];
+    const char *srcs[12];
     int n_src = 0;
     if (mma)
         srcs[n_src++] = "mma.cl";
@@ -339,6 +339,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         srcs[n_src++] = "mma_local.cl";
     if (shfl)
         srcs[n_src++] = "shfl.cl";
+    srcs[n_src++] = "decode_defs.cl", srcs[n_src++] = "decode_scores.cl";
     srcs[n_src++] = "decode.cl", srcs[n_src++] = "decode_merge.cl";
     if (rows_k)
         srcs[n_src++] = "rows.cl", srcs[n_src++] = "decode_rows.cl";

@@ -14,6 +14,8 @@
 #include "attend.cl.h"
 #include "merge.cl.h"
 #include "vmean.cl.h"
+#include "decode_defs.cl.h"
+#include "decode_scores.cl.h"
 #include "decode.cl.h"
 #include "decode_merge.cl.h"
 #include "shfl.cl.h"
@@ -41,6 +43,10 @@ static const embedded table[] = {
     {"attend.cl", "attention/attend.cl", tt_kernel_attend_cl, sizeof tt_kernel_attend_cl - 1},
     {"merge.cl", "attention/merge.cl", tt_kernel_merge_cl, sizeof tt_kernel_merge_cl - 1},
     {"vmean.cl", "attention/vmean.cl", tt_kernel_vmean_cl, sizeof tt_kernel_vmean_cl - 1},
+    {"decode_defs.cl", "decode/decode_defs.cl", tt_kernel_decode_defs_cl,
+     sizeof tt_kernel_decode_defs_cl - 1},
+    {"decode_scores.cl", "decode/decode_scores.cl", tt_kernel_decode_scores_cl,
+     sizeof tt_kernel_decode_scores_cl - 1},
     {"decode.cl", "decode/decode.cl", tt_kernel_decode_cl, sizeof tt_kernel_decode_cl - 1},
     {"decode_merge.cl", "decode/decode_merge.cl", tt_kernel_decode_merge_cl,
      sizeof tt_kernel_decode_merge_cl - 1},

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TT_MAX_SOURCES 8
+#define TT_MAX_SOURCES 12 /* decode, the longest list: up to 10 files after common.cl */
 
 static tt_status build(tt_context *ctx, const char *const *names, int n_names, const char *opts,
                        cl_program *out, unsigned char cache_key[32])
