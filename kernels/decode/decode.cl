@@ -43,9 +43,10 @@ DEC_WG_REDUCE(dec_max, fmax)
 
 /* The chunk's own sums and maxima (the chunk max, the kept sums and counts) through warp
  * shuffles where the device runs them: a butterfly in each warp, one barrier, and every thread
- * folds the NWARPS warp results in a fixed order. One barrier and no chain of local reads, where
- * dec_sum / dec_max take three barriers and a 16-long chain; on the H100 those two reductions
- * held 3 + 7 us of Top-θ's 0.244 ms at 32K keys batch 8 (docs/PERFORMANCE.md, eighteenth).
+ * folds the NWARPS warp results in a fixed order: one barrier and no chain of local reads, where
+ * dec_sum / dec_max take three barriers and a 16-long chain. H100, interleaved runs (docs/
+ * PERFORMANCE.md, eighteenth): never slower, Top-θ 1-2 % faster at 16K keys batch 1, dense
+ * 0.2-0.5 %; the P·V partials' reduction (through uni, below) stays the larger cost.
  * DEC_SHFL_LOCAL runs the same bookkeeping with the exchange through local memory (tests).
  * red holds WG + NWARPS·nv floats; -DDEC_WRED=0 turns it off (timing). */
 #ifndef DEC_WRED
@@ -54,15 +55,7 @@ DEC_WG_REDUCE(dec_max, fmax)
 #if DEC_WRED
 #define NWARPS (WG / 32)
 #if DEC_SHFL_LOCAL
-inline float dec_wxor(__local float *kp, float x, int m)
-{
-    const int t = get_local_id(0);
-    kp[t] = x;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float r = kp[t ^ m];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
+#define dec_wxor(kp, x, m) dec_shfl_local(kp, x, m)
 #else
 #define dec_wxor(kp, x, m) tt_shfl_xor(x, m)
 #endif

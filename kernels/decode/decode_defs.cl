@@ -138,6 +138,20 @@ typedef struct dec_args {
 #ifndef DEC_SHFL_LOCAL
 #define DEC_SHFL_LOCAL 0
 #endif
+#if DEC_SHFL_LOCAL
+/* Tests on devices without the PTX shuffles (host: TT_DEC_SHFL_LOCAL=1): a warp shuffle's
+ * exchange through local memory, so that CI checks the butterflies' bookkeeping (the K pass's and
+ * the chunk reductions') on any device. Every work-item makes the same calls; kp holds WG floats. */
+inline float dec_shfl_local(__local float *kp, float x, int m)
+{
+    const int t = get_local_id(0);
+    kp[t] = x;
+    barrier(CLK_LOCAL_MEM_FENCE);
+    const float r = kp[t ^ m];
+    barrier(CLK_LOCAL_MEM_FENCE);
+    return r;
+}
+#endif
 #if KCOAL /* both coalesced variants: KCU rows of LANES side by side, TPR threads per row */
 #define KROWS (LANES * KCU)
 #define KROW(base, u) (k + ADDR(lay, LAY_K, b, g, j0 + min((base) + (u) * LANES + lane, nk - 1)) + part * VEC)

@@ -116,20 +116,8 @@ inline void dec_scores(__global const KV_T *k, const uint *lay, int b, int g, in
  * rows permuted per lane — was 4 % slower on the H200: a warp load then spans several rows.
  * Loading the next round's rows before this round's math took 254 registers and was 28 % slower
  * for dense and Top-θ at 32K batch 8: docs/PERFORMANCE.md, session of 2026-12-04.) */
-#if DEC_SHFL_LOCAL
-/* Tests on devices without the PTX shuffles (host: TT_DEC_SHFL_LOCAL=1): the same exchange
- * through local memory, so that CI checks the butterfly's bookkeeping on any device. Every
- * work-item makes the same calls (the loops below are uniform); kp holds WG floats. */
+#if DEC_SHFL_LOCAL /* the exchange through local memory (dec_shfl_local, decode_defs.cl) */
 #define KPART_N WG
-inline float dec_shfl_local(__local float *kp, float x, int m)
-{
-    const int t = get_local_id(0);
-    kp[t] = x;
-    barrier(CLK_LOCAL_MEM_FENCE);
-    const float r = kp[t ^ m];
-    barrier(CLK_LOCAL_MEM_FENCE);
-    return r;
-}
 #define SHFL_XOR(x, m) dec_shfl_local(kp, x, m)
 #else
 #define KPART_N 1

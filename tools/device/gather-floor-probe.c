@@ -7,8 +7,7 @@
  * GFP_PAD bytes of local memory per work-group, GFP_CH / GFP_WG one chunk length / work-group size
  * instead of 512 and 1024 / 128 and 256; GFP_ANY=1 takes a CPU device):
  * gcc -O2 -o /tmp/gfp tools/device/gather-floor-probe.c -lOpenCL -lm && /tmp/gfp */
-#define CL_TARGET_OPENCL_VERSION 120
-#include <CL/cl.h>
+#include "probe-timing.h"
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -17,8 +16,7 @@
  * with a value no data here holds, so the compiler keeps every load and nothing is written. */
 static const char *src =
     "#ifndef U\n#define U 8\n#endif\n"
-    "__kernel void spin(__global uint *d, uint n) {\n"
-    "  uint x = d[0]; for (uint i = 0; i < n; i++) x = x * 1664525u + 1013904223u; d[1] = x; }\n"
+    PROBE_SPIN_SRC
     "__kernel void copy(__global const float4 *s, __global float4 *d) {\n"
     "  d[get_global_id(0)] = s[get_global_id(0)]; }\n"
     "inline uint4 rows(__global const uint4 *m, size_t base, uint total) {\n"
@@ -66,20 +64,6 @@ static const char *src =
     "      for (int u = 0; u < U; u++) if (x + u * lanes < m) a ^= y[u]; } }\n"
     "  if ((a.x ^ a.y ^ a.z ^ a.w) == 0x9e3779b9u) out[0] = 1u; }\n";
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double span(cl_event a, cl_event b)
-{
-    cl_ulong t0, t1;
-    clGetEventProfilingInfo(a, CL_PROFILING_COMMAND_END, sizeof t0, &t0, NULL);
-    clGetEventProfilingInfo(b, CL_PROFILING_COMMAND_END, sizeof t1, &t1, NULL);
-    return ((double)t1 - (double)t0) * 1e-3; /* µs */
-}
-
 static unsigned env_u(const char *name, unsigned dflt)
 {
     const char *e = getenv(name);
@@ -107,10 +91,10 @@ static double timed(cl_kernel k, const size_t *gl, const size_t *ll)
             exit(1);
         }
         clFinish(q);
-        d[r] = span(es, e1);
+        d[r] = probe_span(es, CL_PROFILING_COMMAND_END, e1, CL_PROFILING_COMMAND_END);
         clReleaseEvent(es), clReleaseEvent(e1);
     }
-    qsort(d, R, sizeof d[0], cmp);
+    qsort(d, R, sizeof d[0], probe_cmp);
     return d[R / 2];
 }
 
@@ -118,14 +102,7 @@ int main(void)
 {
     const unsigned n = env_u("GFP_N", 32768), P = env_u("GFP_P", 64);
     const double frac = getenv("GFP_FRAC") ? atof(getenv("GFP_FRAC")) : 0.204;
-    cl_platform_id pl[8];
-    cl_uint np = 0;
-    clGetPlatformIDs(8, pl, &np);
-    cl_device_id dev = 0;
-    for (cl_uint i = 0; i < np && !dev; i++)
-        clGetDeviceIDs(pl[i], CL_DEVICE_TYPE_GPU, 1, &dev, NULL);
-    for (cl_uint i = 0; i < np && !dev && getenv("GFP_ANY"); i++)
-        clGetDeviceIDs(pl[i], CL_DEVICE_TYPE_ALL, 1, &dev, NULL);
+    cl_device_id dev = probe_device("GFP_ANY");
     if (!dev) {
         puts("no device");
         return 1;

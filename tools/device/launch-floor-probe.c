@@ -3,14 +3,12 @@
  * back, and how fast does one plain streaming read of decode's bytes (16K keys, batch 1) run?
  * Tells the fixed cost of a decode launch from the kernel's own work. Run:
  * gcc -O2 -o /tmp/lfp tools/device/launch-floor-probe.c -lOpenCL && /tmp/lfp */
-#define CL_TARGET_OPENCL_VERSION 120
-#include <CL/cl.h>
+#include "probe-timing.h"
 #include <stdio.h>
 #include <stdlib.h>
 static const char *src =
     "__kernel void empty(__global float *d) { if (get_global_id(0) == 1u << 30) d[0] = 1.0f; }\n"
-    "__kernel void spin(__global uint *d, uint n) {\n"
-    "  uint x = d[0]; for (uint i = 0; i < n; i++) x = x * 1664525u + 1013904223u; d[1] = x; }\n"
+    PROBE_SPIN_SRC
     /* Each work-group reads `per` float4 with all its work-items, sums, writes one float. */
     "__kernel void stream(__global const float4 *s, __global float *d, uint per) {\n"
     "  const size_t base = get_group_id(0) * (size_t)per; float4 a = 0.0f;\n"
@@ -20,30 +18,9 @@ static const char *src =
     "  if (get_local_id(0) == 0) { float t = 0.0f; for (uint i = 0; i < get_local_size(0); i++)\n"
     "    t += r[i]; d[get_group_id(0)] = t; } }\n";
 
-static int cmp(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-static double span(cl_event a, cl_profiling_info ia, cl_event b, cl_profiling_info ib)
-{
-    cl_ulong t0, t1;
-    clGetEventProfilingInfo(a, ia, sizeof t0, &t0, NULL);
-    clGetEventProfilingInfo(b, ib, sizeof t1, &t1, NULL);
-    return ((double)t1 - (double)t0) * 1e-3; /* µs */
-}
-
 int main(void)
 {
-    cl_platform_id p[8];
-    cl_uint np = 0;
-    clGetPlatformIDs(8, p, &np);
-    cl_device_id dev = 0;
-    for (cl_uint i = 0; i < np && !dev; i++)
-        clGetDeviceIDs(p[i], CL_DEVICE_TYPE_GPU, 1, &dev, NULL);
-    for (cl_uint i = 0; i < np && !dev && getenv("LFP_ANY"); i++) /* a CPU device, to try it */
-        clGetDeviceIDs(p[i], CL_DEVICE_TYPE_ALL, 1, &dev, NULL);
+    cl_device_id dev = probe_device("LFP_ANY");
     if (!dev) {
         puts("no gpu");
         return 1;
@@ -83,9 +60,9 @@ int main(void)
         clEnqueueNDRangeKernel(q, ke, 1, NULL, &g, &l, 0, NULL, &e1);
         clEnqueueNDRangeKernel(q, ke, 1, NULL, &g, &l, 0, NULL, &e2);
         clFinish(q);
-        dur_e[r] = span(e1, CL_PROFILING_COMMAND_START, e1, CL_PROFILING_COMMAND_END);
-        gap[r] = span(e1, CL_PROFILING_COMMAND_END, e2, CL_PROFILING_COMMAND_START);
-        two[r] = span(es, CL_PROFILING_COMMAND_END, e2, CL_PROFILING_COMMAND_END);
+        dur_e[r] = probe_span(e1, CL_PROFILING_COMMAND_START, e1, CL_PROFILING_COMMAND_END);
+        gap[r] = probe_span(e1, CL_PROFILING_COMMAND_END, e2, CL_PROFILING_COMMAND_START);
+        two[r] = probe_span(es, CL_PROFILING_COMMAND_END, e2, CL_PROFILING_COMMAND_END);
         clReleaseEvent(es), clReleaseEvent(e1), clReleaseEvent(e2);
         for (int w = 0; wgs[w]; w++) {
             cl_uint per = (cl_uint)(bytes / 16 / wgs[w]);
@@ -95,17 +72,17 @@ int main(void)
             clFlush(q);
             clEnqueueNDRangeKernel(q, kr, 1, NULL, &gl, &ll, 0, NULL, &e1);
             clFinish(q);
-            dur_s[w][r] = span(es, CL_PROFILING_COMMAND_END, e1, CL_PROFILING_COMMAND_END);
+            dur_s[w][r] = probe_span(es, CL_PROFILING_COMMAND_END, e1, CL_PROFILING_COMMAND_END);
             clReleaseEvent(es), clReleaseEvent(e1);
         }
     }
-    qsort(dur_e, R, sizeof(double), cmp), qsort(gap, R, sizeof(double), cmp);
-    qsort(two, R, sizeof(double), cmp);
+    qsort(dur_e, R, sizeof(double), probe_cmp), qsort(gap, R, sizeof(double), probe_cmp);
+    qsort(two, R, sizeof(double), probe_cmp);
     printf("empty kernel: start->end %.2f us; gap end->next start %.2f us; spin end -> 2nd empty "
            "end %.2f us (medians of %d)\n",
            dur_e[R / 2], gap[R / 2], two[R / 2], R);
     for (int w = 0; wgs[w]; w++) {
-        qsort(dur_s[w], R, sizeof(double), cmp);
+        qsort(dur_s[w], R, sizeof(double), probe_cmp);
         printf("stream %zu MB, %u work-groups of 256: %.2f us from spin end (%.0f GB/s), min %.2f\n",
                bytes >> 20, wgs[w], dur_s[w][R / 2], bytes / dur_s[w][R / 2] * 1e-3, dur_s[w][0]);
     }
