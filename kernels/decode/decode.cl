@@ -43,17 +43,16 @@ DEC_WG_REDUCE(dec_max, fmax)
 
 /* The chunk's own sums and maxima (the chunk max, the kept sums and counts) through warp
  * shuffles where the device runs them: a butterfly in each warp, one barrier, and every thread
- * folds the NWARPS warp results in a fixed order: one barrier and no chain of local reads, where
+ * folds the NWARP warp results in a fixed order: one barrier and no chain of local reads, where
  * dec_sum / dec_max take three barriers and a 16-long chain. H100, interleaved runs (docs/
  * PERFORMANCE.md, eighteenth): never slower, Top-θ 1-2 % faster at 16K keys batch 1, dense
  * 0.2-0.5 %; the P·V partials' reduction (through uni, below) stays the larger cost.
  * DEC_SHFL_LOCAL runs the same bookkeeping with the exchange through local memory (tests).
- * red holds WG + NWARPS·nv floats; -DDEC_WRED=0 turns it off (timing). */
+ * red holds WG + NWARP·nv floats; -DDEC_WRED=0 turns it off (timing). */
 #ifndef DEC_WRED
 #define DEC_WRED (DEC_SHFL && WG % 32 == 0)
 #endif
 #if DEC_WRED
-#define NWARPS (WG / 32)
 #if DEC_SHFL_LOCAL
 #define dec_wxor(kp, x, m) dec_shfl_local(kp, x, m)
 #else
@@ -74,7 +73,7 @@ DEC_WG_REDUCE(dec_max, fmax)
         barrier(CLK_LOCAL_MEM_FENCE);                                                              \
         for (int v = 0; v < nv; v++) {                                                             \
             float a = part[v];                                                                     \
-            for (int i = 1; i < NWARPS; i++)                                                       \
+            for (int i = 1; i < NWARP; i++)                                                        \
                 a = op(a, part[i * nv + v]);                                                       \
             val[v] = a;                                                                            \
         }                                                                                          \

@@ -99,6 +99,7 @@ inline floatv dec_h2f(rawv r)
 #define KPT (CH / WG)      /* consecutive keys per thread in the keep/compact step */
 #define TPR (D / VEC)      /* threads per V row */
 #define LANES (WG / TPR)   /* V rows processed side by side */
+#define NWARP (WG / 32)    /* warps per work-group, where a warp is 32 work-items (NVIDIA) */
 /* Work-group sums and maxima (dec_sum, dec_max): RSEG segments of SEGL threads, one thread
  * reduces each segment, then every thread folds the RSEG results. Two barriers and a fixed order
  * (deterministic) instead of a tree with a barrier per level. Segments are padded by one entry

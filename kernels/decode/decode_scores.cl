@@ -24,7 +24,6 @@
 #define KPART_N WG
 #define MMA(c, a0, a1, a2, a3, b0, b1) tt_mma_16816(c, a0, a1, a2, a3, b0, b1)
 #endif
-#define NWARP (WG / 32)
 #ifndef MMA_TU
 #define MMA_TU 1 /* tiles of 16 keys per warp and round (the host sets it) */
 #endif
