@@ -318,17 +318,9 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
     const char *est = getenv("TT_DEC_STAGGER");
     if (mma && est && *est)
         stagger = atoi(est) > 0 ? atoi(est) : 0;
-    char stag[96] = "";
+    char stag[64] = "";
     if (stagger)
         snprintf(stag, sizeof stag, "-DDEC_STAGGER=%d -DDEC_CUS=%zu ", stagger, cus);
-    /* Chunks per work-group (DEC_PERSIST, decode.cl): TT_DEC_CPW=N (experiments). */
-    int cpw = 1;
-    const char *ecpw = getenv("TT_DEC_CPW");
-    if (ecpw && atoi(ecpw) > 1 && !rows_k)
-        cpw = atoi(ecpw);
-    const size_t nwx = ((size_t)nc + (size_t)cpw - 1) / (size_t)cpw;
-    if (cpw > 1)
-        strcat(stag, "-DDEC_PERSIST=1 ");
     const char *defs = getenv("TT_DEC_DEFS");
     char opts[560];
     snprintf(opts, sizeof opts,
@@ -479,7 +471,7 @@ tt_status tt__decode_enqueue(tt_context *ctx, cl_command_queue queue, const tt_a
         (void)sizes_;
         st = set_args(ctx, kc, kc_name, 31, sz, vals_);
         if (!st)
-            st = launch(ctx, queue, kc, kc_name, rows_k ? nchk : nwx * wg, bg, rows_k ? 1 : wg,
+            st = launch(ctx, queue, kc, kc_name, rows_k ? nchk : nchk * wg, bg, rows_k ? 1 : wg,
                         n_ev ? (cl_uint)chain : num_wait, n_ev ? PREV : wait_list,
                         &ev[n_ev]);
         if (!st)

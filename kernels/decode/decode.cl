@@ -384,31 +384,6 @@ void dec_merge_group(const float *th, const float *dh, const uint *lay_o, int b,
                      __global float *o, __global uint *stats, int batch, __local float *fc,
                      __local float *red, int slice, int n_slices);
 
-/* DEC_L2PF (PTX devices, experiment): after its K pass, a work-group asks L2 for the first
- * DEC_L2PF keys' K rows of the chunk that the work-group DEC_L2PF_AHEAD places later in launch
- * order will read — about the one that starts on a multiprocessor when a resident one ends — so
- * that the memory keeps streaming while the resident work-groups run their epilogues. */
-#if DEC_L2PF
-#ifndef DEC_L2PF_AHEAD
-#define DEC_L2PF_AHEAD (4 * DEC_CUS)
-#endif
-inline void dec_l2_prefetch(__global const KV_T *k, const uint *lay, int c2, int bg2, int n_kv,
-                            int kv_len)
-{
-    const int g2 = bg2 % n_kv, b2 = bg2 / n_kv;
-    const int j2 = c2 * CH, n2 = min(DEC_L2PF, kv_len - j2);
-    const int epl = 128 / (int)sizeof(KV_T), lpr = (D + epl - 1) / epl; /* 128-byte lines per row */
-    for (int x = get_local_id(0); x < n2 * lpr; x += WG) {
-        __global const KV_T *p = k + ADDR(lay, LAY_K, b2, g2, j2 + x / lpr) + (x % lpr) * epl;
-#ifdef TT_PTX_STUB
-        prefetch((__global const uchar *)p, 128);
-#else
-        asm volatile("prefetch.global.L2 [%0];" ::"l"(p));
-#endif
-    }
-}
-#endif
-
 /* Pass 1. store != 0: write the chunk's scores and (max, Σ exp) partials and stop (post-softmax,
  * max-relative, top-k). store == 0: finish the chunk here against its own max (dense, pre). */
 __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
@@ -441,8 +416,9 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
         }
     }
 #endif
-    const int t = get_local_id(0), bg = get_group_id(1);
+    const int t = get_local_id(0), c = get_group_id(0), bg = get_group_id(1);
     const int n_kv = n_heads / GROUP, g = bg % n_kv, b = bg / n_kv;
+    const int j0 = c * CH, nk = min(CH, kv_len - j0);
     DEC_LAY
 #if DEC_FUSE
     __local int last;
@@ -456,102 +432,81 @@ __kernel void tt_dec_chunk(__global const float *q, __global const KV_T *k,
      * Top-θ 1-4 % faster in all five shapes, dense within 2 % (docs/PERFORMANCE.md, seventeenth). */
     __local uint4 uni4[(UNI_N + 3) / 4];
     __local float *uni = (__local float *)uni4;
-#if DEC_PERSIST
-    for (int c = get_group_id(0); c < n_chunks; c += get_num_groups(0)) {
-#else
-    {
-        const int c = get_group_id(0);
-#endif
-        const int j0 = c * CH, nk = min(CH, kv_len - j0);
-        for (int x = t; x < GROUP * D; x += WG)
-            qloc[x / D][x % D] = DEC_DIAG_NOQ ? 0.01f * (float)(x % 7)
-                                              : q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
-        /* VMC: the chunk holding the new row n-1 advances the running V sum once per KV head; the
-         * merge, which runs after every chunk, then reads v̄ = vsum / n. */
-        if (vsum && c == n_chunks - 1)
-            for (int d = t; d < D; d += WG)
-                vsum[(size_t)bg * D + d] += LOAD_KV(v, ADDR(lay, LAY_V, b, g, kv_len - 1) + d);
-        barrier(CLK_LOCAL_MEM_FENCE);
-        dec_scores(k, lay, b, g, j0, nk, scale, qloc, s, uni);
-#if DEC_L2PF && DEC_PERSIST /* this work-group's next chunk */
-        if (c + (int)get_num_groups(0) < n_chunks)
-            dec_l2_prefetch(k, lay, c + get_num_groups(0), bg, n_kv, kv_len);
-#elif DEC_L2PF /* the chunk of the work-group DEC_L2PF_AHEAD places later in launch order */
-        {
-            const uint nxt = (uint)c + (uint)n_chunks * (uint)bg + DEC_L2PF_AHEAD;
-            if (nxt < (uint)n_chunks * get_num_groups(1))
-                dec_l2_prefetch(k, lay, nxt % n_chunks, nxt / n_chunks, n_kv, kv_len);
-        }
-#endif
-        barrier(CLK_LOCAL_MEM_FENCE);
+    for (int x = t; x < GROUP * D; x += WG)
+        qloc[x / D][x % D] =
+            DEC_DIAG_NOQ ? 0.01f * (float)(x % 7) : q[ADDR(lay, LAY_Q, b, g * GROUP + x / D, 0) + x % D];
+    /* VMC: the chunk holding the new row n-1 advances the running V sum once per KV head; the
+     * merge, which runs after every chunk, then reads v̄ = vsum / n. */
+    if (vsum && c == n_chunks - 1)
+        for (int d = t; d < D; d += WG)
+            vsum[(size_t)bg * D + d] += LOAD_KV(v, ADDR(lay, LAY_V, b, g, kv_len - 1) + d);
+    barrier(CLK_LOCAL_MEM_FENCE);
+    dec_scores(k, lay, b, g, j0, nk, scale, qloc, s, uni);
+    barrier(CLK_LOCAL_MEM_FENCE);
 #ifndef DEC_DIAG_KONLY
 #define DEC_DIAG_KONLY 0 /* 1: stop after the K pass (wrong outputs; the scores are read once so
-                              * that the compiler keeps the loads; diagnostics only) */
+                          * that the compiler keeps the loads; diagnostics only) */
 #endif
-        if (DEC_DIAG_KONLY) {
-            float acc = 0.0f;
-            for (int jj = t; jj < nk; jj += WG)
-                acc += s[0][jj];
-            if (acc == 1234.5f)
-                part_ms[PIDX(b * n_heads, c)] = acc;
-            return;
+    if (DEC_DIAG_KONLY) {
+        float acc = 0.0f;
+        for (int jj = t; jj < nk; jj += WG)
+            acc += s[0][jj];
+        if (acc == 1234.5f)
+            part_ms[PIDX(b * n_heads, c)] = acc;
+        return;
+    }
+    float mref[GROUP], zrow[GROUP], cut[GROUP];
+    if (DEC_DIAG_NOMAX)
+        for (int hh = 0; hh < GROUP; hh++)
+            mref[hh] = 0.0f;
+    else
+        dec_chunk_max(s, nk, uni, mref);
+    if (store) {
+        float z[GROUP];
+        for (int hh = 0; hh < GROUP; hh++) {
+            const int row = b * n_heads + g * GROUP + hh;
+            z[hh] = 0.0f;
+            for (int jj = t; jj < nk; jj += WG) {
+                float sc = s[hh][jj];
+                scores[(size_t)row * kv_len + j0 + jj] = sc;
+                if (isfinite(sc))
+                    z[hh] += exp(sc - mref[hh]);
+            }
         }
-        float mref[GROUP], zrow[GROUP], cut[GROUP];
-        if (DEC_DIAG_NOMAX)
-            for (int hh = 0; hh < GROUP; hh++)
-                mref[hh] = 0.0f;
-        else
-            dec_chunk_max(s, nk, uni, mref);
-        if (store) {
-            float z[GROUP];
+        dec_csum(uni, z, GROUP);
+        if (t == 0)
             for (int hh = 0; hh < GROUP; hh++) {
                 const int row = b * n_heads + g * GROUP + hh;
-                z[hh] = 0.0f;
-                for (int jj = t; jj < nk; jj += WG) {
-                    float sc = s[hh][jj];
-                    scores[(size_t)row * kv_len + j0 + jj] = sc;
-                    if (isfinite(sc))
-                        z[hh] += exp(sc - mref[hh]);
-                }
+                part_m[PIDX(row, c)] = mref[hh];
+                part_z[PIDX(row, c)] = z[hh];
             }
-            dec_csum(uni, z, GROUP);
-            if (t == 0)
-                for (int hh = 0; hh < GROUP; hh++) {
-                    const int row = b * n_heads + g * GROUP + hh;
-                    part_m[PIDX(row, c)] = mref[hh];
-                    part_z[PIDX(row, c)] = z[hh];
-                }
-        } else { /* if/else rather than an early return: see the note in prefill.cl */
-            for (int hh = 0; hh < GROUP; hh++) {
-                zrow[hh] = 1.0f;
-                cut[hh] = kind == 1 ? DEC_THETA(g * GROUP + hh) : 0.0f;
-            }
-            /* dense or pre: the dropped mass is read only by exact SDC */
-            dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, sdc == SDC_EXACT, mref, zrow, cut,
-                         s, uni, scan, idx, n_heads, n_chunks, c, part_acc, part_ms, part_ds,
-                         part_dm, part_kept, part_union);
-#if DEC_FUSE /* the host fuses only when n_chunks <= CH, so the rescale factors fit in s */
-            dec_fence();
-            barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
-            if (t == 0)
-                last = atomic_inc(&done[bg]) == (uint)(n_chunks - 1);
-            barrier(CLK_LOCAL_MEM_FENCE);
-            if (last) {
-                float th[GROUP], dh[GROUP];
-                uint lay_o[4];
-                DEC_MERGE_VALUES(th, dh, lay_o, g);
-                dec_fence();
-                dec_merge_group(th, dh, lay_o, b, g, n_heads, kv_len, n_chunks, kind, placement,
-                                sdc, lambda, vmc, NULL, vsum, vsum != NULL, vmean, part_acc,
-                                part_ms, part_ds, part_dm, part_kept, part_union, o, stats, batch,
-                                &s[0][0], uni, 0, 1);
-                if (t == 0)
-                    done[bg] = 0u; /* every chunk of this launch has counted: ready for the next */
-            }
-#endif
+    } else { /* if/else rather than an early return: see the note in prefill.cl */
+        for (int hh = 0; hh < GROUP; hh++) {
+            zrow[hh] = 1.0f;
+            cut[hh] = kind == 1 ? DEC_THETA(g * GROUP + hh) : 0.0f;
         }
-#if DEC_PERSIST
-        barrier(CLK_LOCAL_MEM_FENCE); /* the next chunk overwrites qloc, s, idx and uni */
+        /* dense or pre: the dropped mass is read only by exact SDC */
+        dec_chunk_pv(v, lay, b, g, j0, nk, kind, placement, sdc == SDC_EXACT, mref, zrow, cut,
+                     s, uni, scan, idx, n_heads, n_chunks, c, part_acc, part_ms, part_ds,
+                     part_dm, part_kept, part_union);
+#if DEC_FUSE /* the host fuses only when n_chunks <= CH, so the rescale factors fit in s */
+        dec_fence();
+        barrier(CLK_LOCAL_MEM_FENCE | CLK_GLOBAL_MEM_FENCE);
+        if (t == 0)
+            last = atomic_inc(&done[bg]) == (uint)(n_chunks - 1);
+        barrier(CLK_LOCAL_MEM_FENCE);
+        if (last) {
+            float th[GROUP], dh[GROUP];
+            uint lay_o[4];
+            DEC_MERGE_VALUES(th, dh, lay_o, g);
+            dec_fence();
+            dec_merge_group(th, dh, lay_o, b, g, n_heads, kv_len, n_chunks, kind, placement, sdc,
+                            lambda, vmc, NULL, vsum, vsum != NULL, vmean, part_acc, part_ms,
+                            part_ds, part_dm, part_kept, part_union, o, stats, batch, &s[0][0],
+                            uni, 0, 1);
+            if (t == 0)
+                done[bg] = 0u; /* every chunk of this launch has counted: ready for the next */
+        }
 #endif
     }
 }

@@ -167,12 +167,6 @@ inline float dec_shfl_local(__local float *kp, float x, int m)
 #ifndef DEC_DIAG_NORED
 #define DEC_DIAG_NORED 0 /* 1: no work-group sums of the P·V partials and counts (diagnostics) */
 #endif
-#ifndef DEC_PERSIST
-#define DEC_PERSIST 0 /* 1: a work-group takes chunks c, c + its grid's width, ... (decode.cl) */
-#endif
-#ifndef DEC_L2PF
-#define DEC_L2PF 0 /* keys of a later chunk's K asked of L2 after the K pass (decode.cl) */
-#endif
 #ifndef DEC_MMA
 #define DEC_MMA 0 /* 1: K scores on tensor cores (below); fp16 K, D % 32 == 0, GROUP <= 8 */
 #endif
