@@ -12,7 +12,9 @@ const tt__tune_entry tt__attention_db[] = {
      * while the launch keeps >= 4 work-groups per compute unit (1024 keys at batch 8). */
     {TT_TUNE_DEVICE, "NVIDIA H200", CL_DEVICE_TYPE_GPU, {128, 512}},
 
-    /* Architectures. The H200's values for every Hopper part until one is measured. */
+    /* Architectures. The H200's values for every Hopper part. H100, decode on the tensor-core
+     * kernel (2026-12-07, twentieth): WG 64 or 32 were 4-27 % slower than 128 at 16K and 32K
+     * keys, batch 8, dense and Top-θ alike (docs/PERFORMANCE.md). */
     {TT_TUNE_ARCH, "Hopper", CL_DEVICE_TYPE_GPU, {128, 512}},
 
     /* Vendors. PoCL's CPU device (both name forms). Provisional, as above. */
