@@ -82,6 +82,18 @@ record() { # name log start [rerun logs...]
     summary+=("$1: $ok passed, $bad failed, $skip skipped ($(( (SECONDS - $3) / 60 ))m$(( (SECONDS - $3) % 60 ))s)")
 }
 
+# "--short" once CI_FULL_BUDGET seconds have passed, else nothing: the full-sweep selftest phases
+# below then run their short sweep, so that a slow CPU stays inside CI's 90 minutes (PoCL on an
+# AVX2 EPYC ran phase 1 about twice as slowly as on the AVX-512 Xeons of earlier runs, ~95 min in
+# all, 2026-12-07). TT_CI_FULL_BUDGET overrides (seconds; a large value keeps every sweep full).
+CI_FULL_BUDGET=${TT_CI_FULL_BUDGET:-2700}
+full_or_short() {
+    if [ $((SECONDS - t0)) -ge "$CI_FULL_BUDGET" ]; then
+        echo "(over ${CI_FULL_BUDGET}s: the short sweep)" >&2
+        echo --short
+    fi
+}
+
 # Runs `toptheta selftest ARGS...` with the VAR=value settings given before "--", prints its
 # summary line and succeeds only if some case ran and none failed (a filter that matches no case
 # fails too).
@@ -111,7 +123,7 @@ if ./build/tools/cli/toptheta selftest | tail -n 30; then total_ok=$((total_ok +
 # TT_DEC_KCOAL; P·V on interleaved rows and the per-thread row merge, TT_DEC_CPU=0) and in their
 # CPU forms (TT_DEC_ROWS=0 alone). Every decode.cl line below sets TT_DEC_ROWS=0.
 echo "== toptheta selftest, decode in decode.cl's GPU forms (TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_CPU=0) =="
-if selftest_passes TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_CPU=0 -- --filter decode; then
+if selftest_passes TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_CPU=0 -- $(full_or_short) --filter decode; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 echo "== toptheta selftest --short, decode in decode.cl's CPU forms (TT_DEC_ROWS=0) =="
 if selftest_passes TT_DEC_ROWS=0 -- --short --filter decode; then
@@ -133,13 +145,13 @@ if [ $shfl_ok = 1 ]; then total_ok=$((total_ok + 1)); else status=1 total_bad=$(
 # memory, so that its bookkeeping (dimension order, tiles, q's hi/lo halves, the power-of-two
 # scale) is checked here too: every fp16 decode case (head size 8 takes the other paths).
 echo "== toptheta selftest, fp16 decode with the tensor-core path emulated (TT_DEC_MMA_LOCAL=1) =="
-if selftest_passes TT_DEC_ROWS=0 TT_DEC_MMA_LOCAL=1 -- --filter "decode  f16"; then
+if selftest_passes TT_DEC_ROWS=0 TT_DEC_MMA_LOCAL=1 -- $(full_or_short) --filter "decode  f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The merge fused into the chunk kernel, NVIDIA's default (forced here with the GPUs' forms,
 # TT_DEC_FUSE=1): its counters, fences and the last work-group's merge, on every single-pass
 # decode case (the two-pass ones keep the kernel). ~2.5 minutes.
 echo "== toptheta selftest, decode in the GPUs' forms with the merge fused into the chunk kernel (TT_DEC_FUSE=1) =="
-if selftest_passes TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_CPU=0 TT_DEC_FUSE=1 -- --filter decode; then
+if selftest_passes TT_DEC_ROWS=0 TT_DEC_KCOAL=1 TT_DEC_CPU=0 TT_DEC_FUSE=1 -- $(full_or_short) --filter decode; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # The merge split over several work-groups per (sequence, KV head), as GPUs run it at long
 # contexts (tt_dec_merge slices, host/decode.c): 3 slices, so most of them hold unequal shares.
@@ -153,7 +165,7 @@ if selftest_passes TT_DEC_ROWS=0 TT_DEC_CPU=0 TT_DEC_DEFS=-DDEC_KEEP=1 -- --shor
 # Prefill as GPUs run it: CPUs take prefill_rows.cl, so the tiled kernel is checked here over
 # the whole prefill sweep (about 2 minutes on PoCL).
 echo "== toptheta selftest, prefill in the GPUs' tiled kernel (TT_PF_ROWS=0) =="
-if selftest_passes TT_PF_ROWS=0 -- --filter prefill; then
+if selftest_passes TT_PF_ROWS=0 -- $(full_or_short) --filter prefill; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 # Prefill as NVIDIA GPUs (sm_80 and later) run it: the FlashAttention-2 form (prefill_fa.cl) with
 # the multiply-add, the warp shuffles, cp.async and ldmatrix emulated through local memory:
@@ -164,7 +176,7 @@ if selftest_passes TT_PF_ROWS=0 -- --filter prefill; then
 # the three in the full sweep took ~17 min (tests/test-fa-groups.c covers them for groups 5, 7
 # and 12; the H100 ran the full sweep on all three, docs/PERFORMANCE.md, 2026-12-06, tenth).
 echo "== toptheta selftest, fp16 prefill in the FlashAttention-2 form, tensor cores emulated, general cut (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1 TT_PF_FA_CUT=0) =="
-if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1 TT_PF_FA_CUT=0 -- --filter "prefill f16"; then
+if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1 TT_PF_FA_CUT=0 -- $(full_or_short) --filter "prefill f16"; then
     total_ok=$((total_ok + 1)); else status=1 total_bad=$((total_bad + 1)); fi
 echo "== toptheta selftest --short, fp16 prefill in the FlashAttention-2 form, tensor cores emulated, the default forms (TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1) =="
 if selftest_passes TT_PF_ROWS=0 TT_PF_MMA_LOCAL=1 TT_PF_FA=1 -- --short --filter "prefill f16"; then
