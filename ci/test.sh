@@ -86,7 +86,7 @@ record() { # name log start [rerun logs...]
 # below then run their short sweep, so that a slow CPU stays inside CI's 90 minutes (PoCL on an
 # AVX2 EPYC ran phase 1 about twice as slowly as on the AVX-512 Xeons of earlier runs, ~95 min in
 # all, 2026-12-07). TT_CI_FULL_BUDGET overrides (seconds; a large value keeps every sweep full).
-CI_FULL_BUDGET=${TT_CI_FULL_BUDGET:-2700}
+CI_FULL_BUDGET=${TT_CI_FULL_BUDGET:-1800}
 full_or_short() {
     if [ $((SECONDS - t0)) -ge "$CI_FULL_BUDGET" ]; then
         echo "(over ${CI_FULL_BUDGET}s: the short sweep)" >&2
