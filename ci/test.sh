@@ -84,8 +84,8 @@ record() { # name log start [rerun logs...]
 
 # "--short" once CI_FULL_BUDGET seconds have passed, else nothing: the full-sweep selftest phases
 # below then run their short sweep, so that a slow CPU stays inside CI's 90 minutes (PoCL on an
-# AVX2 EPYC ran phase 1 about twice as slowly as on the AVX-512 Xeons of earlier runs, ~95 min in
-# all, 2026-12-07). TT_CI_FULL_BUDGET overrides (seconds; a large value keeps every sweep full).
+# AVX2 EPYC ran phase 1 about twice as slowly as on the AVX-512 Xeons of earlier runs: ~107 min
+# for phase 1 alone, 2026-12-07). TT_CI_FULL_BUDGET overrides (seconds; a large value keeps every sweep full).
 CI_FULL_BUDGET=${TT_CI_FULL_BUDGET:-1800}
 full_or_short() {
     if [ $((SECONDS - t0)) -ge "$CI_FULL_BUDGET" ]; then
