@@ -2,7 +2,7 @@
 # Installs the Debian 12 packages toptheta needs to build, test and run (as root; uses sudo when
 # not root). Does nothing when everything is already installed, so it is cheap to call first.
 set -euo pipefail
-PACKAGES=(gcc g++ python3 meson ninja-build pkg-config
+PACKAGES=(gcc g++ python3 python3-pip meson ninja-build pkg-config
           ocl-icd-opencl-dev opencl-headers pocl-opencl-icd clinfo
           libclblast-dev check libpcre2-dev valgrind clang libclang-rt-14-dev)
 missing=()

@@ -2,27 +2,16 @@
  * teacher-forced evaluation: each sequence runs dense and with the requested attention settings,
  * and the evaluated run's NLL, its agreement and KL against dense, and the kept-element and V-row
  * fractions reported by the library's statistics are accumulated over every predicted token. */
+#include "common/fail_msg.h"
 #include "model/model.h"
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define MAX_TOKEN_FILE ((size_t)1 << 30)
-
-static tt_status fail(char *msg, size_t msg_size, tt_status st, const char *fmt, ...)
-{
-    if (msg && msg_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msg_size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 void tm_tokens_free(tm_tokens *t)
 {
@@ -54,7 +43,7 @@ tt_status tm_tokens_parse(const char *text, size_t len, int vocab, tm_tokens **o
                           size_t msg_size)
 {
     if (!out || (!text && len))
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "tokens: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "tokens: NULL argument");
     *out = NULL;
     int *ids = NULL, *lens = NULL;
     size_t n_ids = 0, cap_ids = 0, n_lines = 0, cap_lines = 0;
@@ -69,9 +58,10 @@ tt_status tm_tokens_parse(const char *text, size_t len, int vocab, tm_tokens **o
                 continue;
             }
             if (ch < '0' || ch > '9') {
-                st = fail(msg, msg_size, TT_ERR_FORMAT,
-                          "line %zu, column %zu: unexpected character 0x%02x (expected a token id)",
-                          line, i - line_start + 1, (unsigned)(unsigned char)ch);
+                st = tools_fail(
+                    msg, msg_size, TT_ERR_FORMAT,
+                    "line %zu, column %zu: unexpected character 0x%02x (expected a token id)", line,
+                    i - line_start + 1, (unsigned)(unsigned char)ch);
                 break;
             }
             long long v = 0;
@@ -83,43 +73,45 @@ tt_status tm_tokens_parse(const char *text, size_t len, int vocab, tm_tokens **o
                 i++;
             }
             if (v > INT_MAX || (vocab > 0 && v >= vocab)) {
-                st = fail(msg, msg_size, TT_ERR_FORMAT,
-                          "line %zu, column %zu: token id %s%lld outside 0..%d", line, col,
-                          v > INT_MAX ? "> " : "", v > INT_MAX ? (long long)INT_MAX : v,
-                          vocab > 0 ? vocab - 1 : INT_MAX);
+                st = tools_fail(msg, msg_size, TT_ERR_FORMAT,
+                                "line %zu, column %zu: token id %s%lld outside 0..%d", line, col,
+                                v > INT_MAX ? "> " : "", v > INT_MAX ? (long long)INT_MAX : v,
+                                vocab > 0 ? vocab - 1 : INT_MAX);
                 break;
             }
             if (i < len && text[i] != ' ' && text[i] != '\t' && text[i] != '\n' &&
                 text[i] != '\r') {
-                st = fail(msg, msg_size, TT_ERR_FORMAT,
-                          "line %zu, column %zu: unexpected character 0x%02x after a token id",
-                          line, i - line_start + 1, (unsigned)(unsigned char)text[i]);
+                st =
+                    tools_fail(msg, msg_size, TT_ERR_FORMAT,
+                               "line %zu, column %zu: unexpected character 0x%02x after a token id",
+                               line, i - line_start + 1, (unsigned)(unsigned char)text[i]);
                 break;
             }
             if (!push(&ids, &n_ids, &cap_ids, (int)v))
-                st = fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "tokens: out of memory");
+                st = tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "tokens: out of memory");
             count++;
         }
         if (st != TT_SUCCESS)
             break;
         if (count == 0)
-            st = fail(msg, msg_size, TT_ERR_FORMAT, "line %zu: empty line (no token ids)", line);
+            st = tools_fail(msg, msg_size, TT_ERR_FORMAT, "line %zu: empty line (no token ids)",
+                            line);
         else if (count > INT_MAX || !push(&lens, &n_lines, &cap_lines, (int)count))
-            st = fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "tokens: out of memory");
+            st = tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "tokens: out of memory");
         i++; /* past '\n' (or the end) */
         line++;
     }
     if (st == TT_SUCCESS && n_lines == 0)
-        st = fail(msg, msg_size, TT_ERR_FORMAT, "no sequences (empty input)");
+        st = tools_fail(msg, msg_size, TT_ERR_FORMAT, "no sequences (empty input)");
     if (st == TT_SUCCESS && n_lines > INT_MAX)
-        st = fail(msg, msg_size, TT_ERR_TOO_LARGE, "too many sequences");
+        st = tools_fail(msg, msg_size, TT_ERR_TOO_LARGE, "too many sequences");
     tm_tokens *t = NULL;
     if (st == TT_SUCCESS) {
         t = calloc(1, sizeof *t);
         if (!t || !(t->seq = malloc(n_lines * sizeof(int *)))) {
             free(t);
             t = NULL;
-            st = fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "tokens: out of memory");
+            st = tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "tokens: out of memory");
         }
     }
     if (st != TT_SUCCESS) {
@@ -138,25 +130,25 @@ tt_status tm_tokens_parse(const char *text, size_t len, int vocab, tm_tokens **o
 tt_status tm_tokens_load(const char *path, int vocab, tm_tokens **out, char *msg, size_t msg_size)
 {
     if (!path || !out)
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "tokens: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "tokens: NULL argument");
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(msg, msg_size, TT_ERR_IO, "%s: %s", path, strerror(errno));
+        return tools_fail(msg, msg_size, TT_ERR_IO, "%s: %s", path, strerror(errno));
     char *buf = NULL;
     size_t n = 0, cap = 0;
     tt_status st = TT_SUCCESS;
     for (;;) {
         if (n == cap) {
             if (cap >= MAX_TOKEN_FILE) {
-                st = fail(msg, msg_size, TT_ERR_TOO_LARGE, "%s: larger than %zu bytes", path,
-                          MAX_TOKEN_FILE);
+                st = tools_fail(msg, msg_size, TT_ERR_TOO_LARGE, "%s: larger than %zu bytes", path,
+                                MAX_TOKEN_FILE);
                 break;
             }
             cap = cap ? cap * 2 : 1 << 16;
             char *p = realloc(buf, cap);
             if (!p) {
-                st = fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "%s: out of memory", path);
+                st = tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "%s: out of memory", path);
                 break;
             }
             buf = p;
@@ -165,7 +157,7 @@ tt_status tm_tokens_load(const char *path, int vocab, tm_tokens **out, char *msg
         n += got;
         if (got == 0) {
             if (ferror(f))
-                st = fail(msg, msg_size, TT_ERR_IO, "%s: read error", path);
+                st = tools_fail(msg, msg_size, TT_ERR_IO, "%s: read error", path);
             break;
         }
     }
@@ -239,25 +231,26 @@ tt_status tm_eval(tm_runner *r, const tm_tokens *toks, const tm_eval_config *cfg
                   tm_eval_result *res, char *msg, size_t msg_size)
 {
     if (!r || !toks || !cfg || !res)
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "eval: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "eval: NULL argument");
     memset(res, 0, sizeof *res);
     const tm_config *c = &tm_runner_model(r)->cfg;
     const tm_runner_config *rc = tm_runner_get_config(r);
     int L = c->n_layers, V = c->vocab_size;
     if (!rc->collect_stats)
-        return fail(msg, msg_size, TT_INVALID_VALUE, "eval: the runner must collect statistics");
+        return tools_fail(msg, msg_size, TT_INVALID_VALUE,
+                          "eval: the runner must collect statistics");
     int n_seqs = cfg->max_seqs > 0 && cfg->max_seqs < toks->n_seqs ? cfg->max_seqs : toks->n_seqs;
     int max_len = 0;
     for (int s = 0; s < n_seqs; s++) {
         if (toks->len[s] < 2 || toks->len[s] - 1 > rc->max_seq)
-            return fail(msg, msg_size, TT_ERR_BAD_SHAPE,
-                        "eval: sequence %d has %d tokens; need 2..%d", s + 1, toks->len[s],
-                        rc->max_seq + 1);
+            return tools_fail(msg, msg_size, TT_ERR_BAD_SHAPE,
+                              "eval: sequence %d has %d tokens; need 2..%d", s + 1, toks->len[s],
+                              rc->max_seq + 1);
         for (int i = 0; i < toks->len[s]; i++)
             if (toks->seq[s][i] < 0 || toks->seq[s][i] >= V)
-                return fail(msg, msg_size, TT_ERR_FORMAT,
-                            "eval: sequence %d, token %d: id %d outside the vocabulary 0..%d",
-                            s + 1, i + 1, toks->seq[s][i], V - 1);
+                return tools_fail(msg, msg_size, TT_ERR_FORMAT,
+                                  "eval: sequence %d, token %d: id %d outside the vocabulary 0..%d",
+                                  s + 1, i + 1, toks->seq[s][i], V - 1);
         max_len = toks->len[s] > max_len ? toks->len[s] : max_len;
     }
     int sparse_is_dense = 1;
@@ -271,7 +264,7 @@ tt_status tm_eval(tm_runner *r, const tm_tokens *toks, const tm_eval_config *cfg
     res->n_layers = L;
     tt_status st = TT_SUCCESS;
     if (!ld || !ls || !pd || !ps || !res->layers)
-        st = fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "eval: out of memory");
+        st = tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "eval: out of memory");
     double nll = 0, dnll = 0, kl = 0;
     long agree = 0, count = 0;
     for (int s = 0; s < n_seqs && st == TT_SUCCESS; s++) {
@@ -317,7 +310,7 @@ tt_status tm_eval(tm_runner *r, const tm_tokens *toks, const tm_eval_config *cfg
             cfg->progress(cfg->user, s + 1, n_seqs, nll / (double)count);
     }
     if (st != TT_SUCCESS && st != TT_OUT_OF_HOST_MEMORY)
-        fail(msg, msg_size, st, "eval: %s", tm_runner_error(r));
+        tools_fail(msg, msg_size, st, "eval: %s", tm_runner_error(r));
     if (ls != ld)
         free(ls);
     free(ld);

@@ -1,26 +1,15 @@
 /* gguf_model.c — builds a tm_model from a LLaMA-architecture GGUF file (tools/gguf): every tensor
  * dequantised to fp32 once into one block laid out like the llama2.c loader's, hyper-parameters and
  * the BPE tokenizer from the metadata; and tm_model_open, which picks the loader by file magic. */
+#include "common/fail_msg.h"
 #include "gguf/gguf.h"
 #include "model/model.h"
 #include "tokenizer/bpe.h"
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static tt_status fail(char *msg, size_t msg_size, tt_status st, const char *fmt, ...)
-{
-    if (msg && msg_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msg_size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 static void free_tokenizer(tm_model *m) { bpe_free(m->tokenizer); }
 
@@ -33,16 +22,16 @@ static tt_status put(gg_file *f, const char *name, float *dst, size_t n, char *m
     const gg_tensor *t;
     tt_status st = gg_get_tensor(f, name, &t);
     if (st == TT_SUCCESS && t->n_elements != n)
-        return fail(msg, ms, TT_ERR_FORMAT, "tensor '%s' has %llu elements, expected %zu", name,
-                    (unsigned long long)t->n_elements, n);
+        return tools_fail(msg, ms, TT_ERR_FORMAT, "tensor '%s' has %llu elements, expected %zu",
+                          name, (unsigned long long)t->n_elements, n);
     if (st == TT_SUCCESS)
         st = gg_dequant(f, t, dst);
     if (st != TT_SUCCESS)
-        return fail(msg, ms, st, "%s", gg_error(f));
+        return tools_fail(msg, ms, st, "%s", gg_error(f));
     for (size_t i = 0; i < n; i++) /* a NaN weight would only show up as NaN logits much later */
         if (!isfinite(dst[i]))
-            return fail(msg, ms, TT_ERR_NONFINITE, "tensor '%s' element %zu is %s", name, i,
-                        isnan(dst[i]) ? "NaN" : "Inf");
+            return tools_fail(msg, ms, TT_ERR_NONFINITE, "tensor '%s' element %zu is %s", name, i,
+                              isnan(dst[i]) ? "NaN" : "Inf");
     return TT_SUCCESS;
 }
 
@@ -58,10 +47,10 @@ static tt_status load(gg_file *f, tm_model *m, char *msg, size_t ms)
     gg_llama_params p;
     tt_status st = gg_llama_read(f, &p);
     if (st != TT_SUCCESS)
-        return fail(msg, ms, st, "%s", gg_error(f));
+        return tools_fail(msg, ms, st, "%s", gg_error(f));
     if (p.rope_dim != p.head_dim) /* partial RoPE would need a third layout in the runner */
-        return fail(msg, ms, TT_ERR_UNSUPPORTED, "RoPE over %u of %u head dimensions",
-                    p.rope_dim, p.head_dim);
+        return tools_fail(msg, ms, TT_ERR_UNSUPPORTED, "RoPE over %u of %u head dimensions",
+                          p.rope_dim, p.head_dim);
     tm_config *c = &m->cfg;
     c->dim = (int)p.dim, c->hidden_dim = (int)p.ffn_dim, c->n_layers = (int)p.n_layer;
     c->n_heads = (int)p.n_head, c->n_kv_heads = (int)p.n_head_kv;
@@ -75,11 +64,11 @@ static tt_status load(gg_file *f, tm_model *m, char *msg, size_t ms)
     size_t per_layer = 2 * d + 2 * d * d + 2 * kv * d + 3 * hd * d;
     size_t n = V * d + L * per_layer + d + (c->shared_classifier ? 0 : V * d);
     if (n > SIZE_MAX / 8)
-        return fail(msg, ms, TT_ERR_TOO_LARGE, "model does not fit in this address space");
+        return tools_fail(msg, ms, TT_ERR_TOO_LARGE, "model does not fit in this address space");
     float *w = malloc(n * sizeof(float));
     if (!w)
-        return fail(msg, ms, TT_OUT_OF_HOST_MEMORY, "cannot allocate %zu bytes of weights",
-                    n * sizeof(float));
+        return tools_fail(msg, ms, TT_OUT_OF_HOST_MEMORY, "cannot allocate %zu bytes of weights",
+                          n * sizeof(float));
     m->data = w;
     m->n_floats = n;
     /* The same order as llama2c.c, so both loaders feed forward.c identical pointers. */
@@ -117,17 +106,17 @@ static tt_status load(gg_file *f, tm_model *m, char *msg, size_t ms)
 
     char tmsg[512];
     if ((st = bpe_load_gguf(f, &m->tokenizer, tmsg, sizeof tmsg)) != TT_SUCCESS)
-        return fail(msg, ms, st, "tokenizer: %s", tmsg);
+        return tools_fail(msg, ms, st, "tokenizer: %s", tmsg);
     m->free_extra = free_tokenizer;
     if (bpe_vocab_size(m->tokenizer) != c->vocab_size)
-        return fail(msg, ms, TT_ERR_FORMAT, "tokenizer has %d tokens, the model %d",
-                    (int)bpe_vocab_size(m->tokenizer), c->vocab_size);
+        return tools_fail(msg, ms, TT_ERR_FORMAT, "tokenizer has %d tokens, the model %d",
+                          (int)bpe_vocab_size(m->tokenizer), c->vocab_size);
     m->bos_id = bpe_bos_id(m->tokenizer);
     m->eos_id = bpe_eos_id(m->tokenizer);
     int add_bos = 0; /* absent key: llama.cpp's default for gpt2-style vocabularies is false */
     if (gg_find_kv(f, "tokenizer.ggml.add_bos_token") &&
         (st = gg_get_bool(f, "tokenizer.ggml.add_bos_token", &add_bos)) != TT_SUCCESS)
-        return fail(msg, ms, st, "%s", gg_error(f));
+        return tools_fail(msg, ms, st, "%s", gg_error(f));
     m->add_bos = add_bos && m->bos_id >= 0;
     return TT_SUCCESS;
 }
@@ -135,17 +124,17 @@ static tt_status load(gg_file *f, tm_model *m, char *msg, size_t ms)
 tt_status tm_model_load_gguf(const char *path, tm_model **out, char *msg, size_t msg_size)
 {
     if (!path || !out)
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "model: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "model: NULL argument");
     *out = NULL;
     char gmsg[512];
     gg_file *f = NULL;
     tt_status st = gg_open(path, &f, gmsg, sizeof gmsg);
     if (st != TT_SUCCESS)
-        return fail(msg, msg_size, st, "%s", gmsg);
+        return tools_fail(msg, msg_size, st, "%s", gmsg);
     tm_model *m = calloc(1, sizeof *m);
     if (!m) {
         gg_close(f);
-        return fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "model: out of memory");
+        return tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "model: out of memory");
     }
     m->bos_id = m->eos_id = -1;
     char lmsg[512] = "";
@@ -153,7 +142,7 @@ tt_status tm_model_load_gguf(const char *path, tm_model **out, char *msg, size_t
     gg_close(f); /* everything needed was copied (weights dequantised, tokenizer built) */
     if (st != TT_SUCCESS) {
         tm_model_free(m);
-        return fail(msg, msg_size, st, "%s: %s", path, lmsg);
+        return tools_fail(msg, msg_size, st, "%s: %s", path, lmsg);
     }
     *out = m;
     if (msg && msg_size)
@@ -164,11 +153,11 @@ tt_status tm_model_load_gguf(const char *path, tm_model **out, char *msg, size_t
 tt_status tm_model_open(const char *path, tm_model **out, char *msg, size_t msg_size)
 {
     if (!path || !out)
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "model: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "model: NULL argument");
     *out = NULL;
     FILE *fp = fopen(path, "rb");
     if (!fp)
-        return fail(msg, msg_size, TT_ERR_IO, "%s: %s", path, strerror(errno));
+        return tools_fail(msg, msg_size, TT_ERR_IO, "%s: %s", path, strerror(errno));
     unsigned char magic[4] = {0};
     size_t got = fread(magic, 1, 4, fp);
     fclose(fp);

@@ -2,10 +2,10 @@
  * layout in shared/models/stories260K/MODEL.md). The header is checked before any allocation and
  * the file size must match it exactly, so a truncated or inconsistent file is a clear error, never
  * a crash or an out-of-bounds read. Files and buffers share one code path through a byte source. */
+#include "common/fail_msg.h"
 #include "model/model.h"
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,17 +27,6 @@ typedef struct source {
     const unsigned char *mem;
     uint64_t size;
 } source;
-
-static tt_status fail(char *msg, size_t msg_size, tt_status st, const char *fmt, ...)
-{
-    if (msg && msg_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msg_size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 static int src_read(const source *s, uint64_t off, void *dst, size_t n)
 {
@@ -83,11 +72,11 @@ static tt_status check_header(const int32_t h[7], tm_config *c, uint64_t *n_floa
                                    "n_kv_heads", "vocab_size", "seq_len"};
     for (int i = 0; i < 7; i++)
         if (h[i] == 0 || (h[i] < 0 && i != 5))
-            return fail(msg, msg_size, TT_ERR_FORMAT, "header field %s = %d must be positive",
-                        names[i], (int)h[i]);
+            return tools_fail(msg, msg_size, TT_ERR_FORMAT, "header field %s = %d must be positive",
+                              names[i], (int)h[i]);
     if (h[5] == INT32_MIN)
-        return fail(msg, msg_size, TT_ERR_FORMAT, "header field vocab_size = %d is invalid",
-                    (int)h[5]);
+        return tools_fail(msg, msg_size, TT_ERR_FORMAT, "header field vocab_size = %d is invalid",
+                          (int)h[5]);
     c->dim = h[0];
     c->hidden_dim = h[1];
     c->n_layers = h[2];
@@ -98,22 +87,24 @@ static tt_status check_header(const int32_t h[7], tm_config *c, uint64_t *n_floa
     c->seq_len = h[6];
     if (c->dim > MAX_DIM || c->hidden_dim > MAX_HIDDEN || c->n_layers > MAX_LAYERS ||
         c->vocab_size > MAX_VOCAB || c->seq_len > MAX_SEQ)
-        return fail(msg, msg_size, TT_ERR_TOO_LARGE,
-                    "header beyond limits (dim %d <= %d, hidden_dim %d <= %d, n_layers %d <= %d, "
-                    "vocab %d <= %d, seq_len %d <= %d)",
-                    c->dim, MAX_DIM, c->hidden_dim, MAX_HIDDEN, c->n_layers, MAX_LAYERS,
-                    c->vocab_size, MAX_VOCAB, c->seq_len, MAX_SEQ);
+        return tools_fail(
+            msg, msg_size, TT_ERR_TOO_LARGE,
+            "header beyond limits (dim %d <= %d, hidden_dim %d <= %d, n_layers %d <= %d, "
+            "vocab %d <= %d, seq_len %d <= %d)",
+            c->dim, MAX_DIM, c->hidden_dim, MAX_HIDDEN, c->n_layers, MAX_LAYERS, c->vocab_size,
+            MAX_VOCAB, c->seq_len, MAX_SEQ);
     if (c->dim % c->n_heads != 0)
-        return fail(msg, msg_size, TT_ERR_FORMAT, "dim %d is not a multiple of n_heads %d", c->dim,
-                    c->n_heads);
+        return tools_fail(msg, msg_size, TT_ERR_FORMAT, "dim %d is not a multiple of n_heads %d",
+                          c->dim, c->n_heads);
     if (c->n_heads % c->n_kv_heads != 0)
-        return fail(msg, msg_size, TT_ERR_FORMAT, "n_heads %d is not a multiple of n_kv_heads %d",
-                    c->n_heads, c->n_kv_heads);
+        return tools_fail(msg, msg_size, TT_ERR_FORMAT,
+                          "n_heads %d is not a multiple of n_kv_heads %d", c->n_heads,
+                          c->n_kv_heads);
     c->head_size = c->dim / c->n_heads;
     c->kv_dim = c->head_size * c->n_kv_heads;
     if (c->head_size % 2 != 0) /* RoPE rotates pairs within a head */
-        return fail(msg, msg_size, TT_ERR_FORMAT, "head size %d is odd; RoPE needs pairs",
-                    c->head_size);
+        return tools_fail(msg, msg_size, TT_ERR_FORMAT, "head size %d is odd; RoPE needs pairs",
+                          c->head_size);
     uint64_t d = (uint64_t)c->dim, hd = (uint64_t)c->hidden_dim, L = (uint64_t)c->n_layers;
     uint64_t kv = (uint64_t)c->kv_dim, V = (uint64_t)c->vocab_size;
     uint64_t n = V * d                      /* token embedding */
@@ -125,8 +116,9 @@ static tt_status check_header(const int32_t h[7], tm_config *c, uint64_t *n_floa
                  + (uint64_t)c->seq_len * (uint64_t)c->head_size /* two RoPE tables of hs/2 */
                  + (c->shared_classifier ? 0 : V * d);
     if (n > MAX_FLOATS)
-        return fail(msg, msg_size, TT_ERR_TOO_LARGE, "header implies %llu weights (limit %llu)",
-                    (unsigned long long)n, (unsigned long long)MAX_FLOATS);
+        return tools_fail(msg, msg_size, TT_ERR_TOO_LARGE,
+                          "header implies %llu weights (limit %llu)", (unsigned long long)n,
+                          (unsigned long long)MAX_FLOATS);
     *n_floats = n;
     return TT_SUCCESS;
 }
@@ -135,10 +127,11 @@ static tt_status load(const source *s, tm_model **out, char *msg, size_t msg_siz
 {
     unsigned char hb[HEADER_BYTES];
     if (s->size < HEADER_BYTES)
-        return fail(msg, msg_size, TT_ERR_TRUNCATED, "%llu bytes: shorter than the %d-byte header",
-                    (unsigned long long)s->size, HEADER_BYTES);
+        return tools_fail(msg, msg_size, TT_ERR_TRUNCATED,
+                          "%llu bytes: shorter than the %d-byte header",
+                          (unsigned long long)s->size, HEADER_BYTES);
     if (!src_read(s, 0, hb, HEADER_BYTES))
-        return fail(msg, msg_size, TT_ERR_IO, "cannot read the header");
+        return tools_fail(msg, msg_size, TT_ERR_IO, "cannot read the header");
     int32_t h[7];
     for (int i = 0; i < 7; i++) /* assemble little-endian bytes: independent of the host */
         h[i] = (int32_t)((uint32_t)hb[4 * i] | (uint32_t)hb[4 * i + 1] << 8 |
@@ -150,30 +143,33 @@ static tt_status load(const source *s, tm_model **out, char *msg, size_t msg_siz
         return st;
     uint64_t want = HEADER_BYTES + 4 * n_floats;
     if (s->size < want)
-        return fail(msg, msg_size, TT_ERR_TRUNCATED,
-                    "%llu bytes, but the header (dim %d, hidden %d, layers %d, heads %d/%d, vocab "
-                    "%d, seq_len %d) implies %llu",
-                    (unsigned long long)s->size, c.dim, c.hidden_dim, c.n_layers, c.n_heads,
-                    c.n_kv_heads, c.vocab_size, c.seq_len, (unsigned long long)want);
+        return tools_fail(
+            msg, msg_size, TT_ERR_TRUNCATED,
+            "%llu bytes, but the header (dim %d, hidden %d, layers %d, heads %d/%d, vocab "
+            "%d, seq_len %d) implies %llu",
+            (unsigned long long)s->size, c.dim, c.hidden_dim, c.n_layers, c.n_heads, c.n_kv_heads,
+            c.vocab_size, c.seq_len, (unsigned long long)want);
     if (s->size > want)
-        return fail(msg, msg_size, TT_ERR_FORMAT,
-                    "%llu bytes, but the header implies %llu: %llu trailing bytes (wrong header?)",
-                    (unsigned long long)s->size, (unsigned long long)want,
-                    (unsigned long long)(s->size - want));
+        return tools_fail(
+            msg, msg_size, TT_ERR_FORMAT,
+            "%llu bytes, but the header implies %llu: %llu trailing bytes (wrong header?)",
+            (unsigned long long)s->size, (unsigned long long)want,
+            (unsigned long long)(s->size - want));
 
     /* Keep everything except the legacy RoPE tables (RoPE is recomputed). */
     uint64_t rope = (uint64_t)c.seq_len * (uint64_t)c.head_size;
     uint64_t before = n_floats - rope - (c.shared_classifier ? 0 : (uint64_t)c.vocab_size * c.dim);
     uint64_t keep = n_floats - rope;
     if (keep > SIZE_MAX / 4)
-        return fail(msg, msg_size, TT_ERR_TOO_LARGE, "model does not fit in this address space");
+        return tools_fail(msg, msg_size, TT_ERR_TOO_LARGE,
+                          "model does not fit in this address space");
     tm_model *m = calloc(1, sizeof *m);
     float *w = malloc((size_t)keep * 4);
     if (!m || !w) {
         free(m);
         free(w);
-        return fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "cannot allocate %llu bytes of weights",
-                    (unsigned long long)keep * 4);
+        return tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY,
+                          "cannot allocate %llu bytes of weights", (unsigned long long)keep * 4);
     }
     int ok = src_read(s, HEADER_BYTES, w, (size_t)before * 4);
     if (ok && keep > before)
@@ -182,7 +178,7 @@ static tt_status load(const source *s, tm_model **out, char *msg, size_t msg_siz
     if (!ok) {
         free(m);
         free(w);
-        return fail(msg, msg_size, TT_ERR_IO, "read error while loading the weights");
+        return tools_fail(msg, msg_size, TT_ERR_IO, "read error while loading the weights");
     }
     fix_endian(w, (size_t)keep);
     for (uint64_t i = 0; i < keep; i++)
@@ -190,10 +186,10 @@ static tt_status load(const source *s, tm_model **out, char *msg, size_t msg_siz
             const char *what = isnan(w[i]) ? "NaN" : "Inf"; /* read before w is freed */
             free(m);
             free(w);
-            return fail(msg, msg_size, TT_ERR_NONFINITE, "weight %llu (byte offset %llu) is %s",
-                        (unsigned long long)i,
-                        (unsigned long long)(HEADER_BYTES + 4 * (i < before ? i : i + rope)),
-                        what);
+            return tools_fail(msg, msg_size, TT_ERR_NONFINITE,
+                              "weight %llu (byte offset %llu) is %s", (unsigned long long)i,
+                              (unsigned long long)(HEADER_BYTES + 4 * (i < before ? i : i + rope)),
+                              what);
         }
 
     m->cfg = c;
@@ -228,7 +224,7 @@ tt_status tm_model_load_memory(const void *data, size_t size, tm_model **out, ch
                                size_t msg_size)
 {
     if (!out || (!data && size))
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "model: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "model: NULL argument");
     *out = NULL;
     source s = {NULL, data ? data : (const unsigned char *)"", size};
     return load(&s, out, msg, msg_size);
@@ -237,15 +233,15 @@ tt_status tm_model_load_memory(const void *data, size_t size, tm_model **out, ch
 tt_status tm_model_load(const char *path, tm_model **out, char *msg, size_t msg_size)
 {
     if (!path || !out)
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "model: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "model: NULL argument");
     *out = NULL;
     FILE *f = fopen(path, "rb");
     if (!f)
-        return fail(msg, msg_size, TT_ERR_IO, "%s: %s", path, strerror(errno));
+        return tools_fail(msg, msg_size, TT_ERR_IO, "%s: %s", path, strerror(errno));
     struct stat sb;
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);
-        return fail(msg, msg_size, TT_ERR_IO, "%s: not a regular file", path);
+        return tools_fail(msg, msg_size, TT_ERR_IO, "%s: not a regular file", path);
     }
     source s = {f, NULL, (uint64_t)sb.st_size};
     tt_status st = load(&s, out, msg, msg_size);

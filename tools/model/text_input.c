@@ -2,28 +2,17 @@
  * of it chosen by byte fractions but cut on a token boundary, and sliding windows for strided
  * perplexity (each token scored once, with the context the window gives it). The arithmetic is in
  * model.h next to tm_text_config; tm_eval honours the windows' first_target. */
+#include "common/fail_msg.h"
 #include "model/model.h"
 #include "tokenizer/bpe.h"
 #include <errno.h>
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #define MAX_TEXT_FILE ((size_t)1 << 30)
-
-static tt_status fail(char *msg, size_t msg_size, tt_status st, const char *fmt, ...)
-{
-    if (msg && msg_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msg_size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
 
 void tm_text_config_init(tm_text_config *c)
 {
@@ -34,33 +23,33 @@ tt_status tm_text_read_file(const char *path, char **text, size_t *len, char *ms
                             size_t msg_size)
 {
     if (!path || !text || !len)
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "text: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "text: NULL argument");
     *text = NULL, *len = 0;
     FILE *f = fopen(path, "rb");
     struct stat sb;
     if (!f)
-        return fail(msg, msg_size, TT_ERR_IO, "%s: %s", path, strerror(errno));
+        return tools_fail(msg, msg_size, TT_ERR_IO, "%s: %s", path, strerror(errno));
     if (fstat(fileno(f), &sb) != 0 || !S_ISREG(sb.st_mode)) {
         fclose(f);
-        return fail(msg, msg_size, TT_ERR_IO, "%s: not a regular file", path);
+        return tools_fail(msg, msg_size, TT_ERR_IO, "%s: not a regular file", path);
     }
     if ((uint64_t)sb.st_size > MAX_TEXT_FILE) {
         fclose(f);
-        return fail(msg, msg_size, TT_ERR_TOO_LARGE, "%s: larger than %zu bytes", path,
-                    MAX_TEXT_FILE);
+        return tools_fail(msg, msg_size, TT_ERR_TOO_LARGE, "%s: larger than %zu bytes", path,
+                          MAX_TEXT_FILE);
     }
     size_t n = (size_t)sb.st_size;
     char *buf = malloc(n + 1);
     if (!buf) {
         fclose(f);
-        return fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "%s: out of memory", path);
+        return tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "%s: out of memory", path);
     }
     size_t got = fread(buf, 1, n, f);
     int bad = ferror(f) || got != n;
     fclose(f);
     if (bad) {
         free(buf);
-        return fail(msg, msg_size, TT_ERR_IO, "%s: read error", path);
+        return tools_fail(msg, msg_size, TT_ERR_IO, "%s: read error", path);
     }
     buf[n] = '\0';
     *text = buf, *len = n;
@@ -71,26 +60,26 @@ tt_status tm_text_encode(const tm_model *m, const char *text, size_t len, double
                          int **ids, size_t *n_ids, char *msg, size_t msg_size)
 {
     if (!m || (!text && len) || !ids || !n_ids)
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "text: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "text: NULL argument");
     *ids = NULL, *n_ids = 0;
     if (!m->tokenizer)
-        return fail(msg, msg_size, TT_ERR_UNSUPPORTED,
-                    "this model has no tokenizer (llama2.c files): use token files");
+        return tools_fail(msg, msg_size, TT_ERR_UNSUPPORTED,
+                          "this model has no tokenizer (llama2.c files): use token files");
     if (!(from >= 0 && from < to && to <= 1)) /* also rejects NaN */
-        return fail(msg, msg_size, TT_INVALID_VALUE, "range %g:%g is not 0 <= A < B <= 1", from,
-                    to);
+        return tools_fail(msg, msg_size, TT_INVALID_VALUE, "range %g:%g is not 0 <= A < B <= 1",
+                          from, to);
     int32_t *all = NULL;
     size_t n = 0;
     tt_status st = bpe_encode(m->tokenizer, text ? text : "", len, 0, &all, &n);
     if (st != TT_SUCCESS)
-        return fail(msg, msg_size, st, "tokenizer: %s", tt_status_name(st));
+        return tools_fail(msg, msg_size, st, "tokenizer: %s", tt_status_name(st));
     /* Byte length of each vocabulary entry, once, then the tokens' start offsets. */
     int V = m->cfg.vocab_size;
     size_t *tlen = calloc((size_t)V, sizeof *tlen);
     int *out = malloc((n ? n : 1) * sizeof *out);
     if (!tlen || !out) {
         free(all), free(tlen), free(out);
-        return fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "text: out of memory");
+        return tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "text: out of memory");
     }
     for (int32_t v = 0; v < V && st == TT_SUCCESS; v++) {
         char *s = NULL;
@@ -113,7 +102,7 @@ tt_status tm_text_encode(const tm_model *m, const char *text, size_t len, double
     free(tlen);
     if (st != TT_SUCCESS) {
         free(out);
-        return fail(msg, msg_size, st, "tokenizer: decode failed");
+        return tools_fail(msg, msg_size, st, "tokenizer: decode failed");
     }
     *ids = out, *n_ids = k;
     return TT_SUCCESS;
@@ -123,15 +112,17 @@ tt_status tm_text_windows(const int *ids, size_t n, int ctx, int stride, int bos
                           tm_tokens **out, char *msg, size_t msg_size)
 {
     if (!out || (!ids && n))
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "windows: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "windows: NULL argument");
     *out = NULL;
     size_t b = bos_id >= 0; /* BOS takes one slot of each window */
     if (ctx < 2) /* one prediction needs two positions (BOS + a token, or two tokens) */
-        return fail(msg, msg_size, TT_ERR_BAD_SHAPE, "context %d too short (need 2)", ctx);
+        return tools_fail(msg, msg_size, TT_ERR_BAD_SHAPE, "context %d too short (need 2)", ctx);
     size_t C = (size_t)ctx - b; /* content tokens per window */
     if (stride < 1 || (size_t)stride > C)
-        return fail(msg, msg_size, TT_ERR_BAD_SHAPE, "stride %d outside 1..%zu (the text tokens "
-                    "of a %d-token window%s)", stride, C, ctx, b ? " after BOS" : "");
+        return tools_fail(msg, msg_size, TT_ERR_BAD_SHAPE,
+                          "stride %d outside 1..%zu (the text tokens "
+                          "of a %d-token window%s)",
+                          stride, C, ctx, b ? " after BOS" : "");
     /* Pass 0 counts windows and ids, pass 1 fills them. */
     size_t n_win = 0, n_tok = 0;
     tm_tokens *t = NULL;
@@ -159,10 +150,10 @@ tt_status tm_text_windows(const int *ids, size_t n, int ctx, int stride, int bos
         if (pass == 0) {
             n_win = w, n_tok = at;
             if (n_win == 0)
-                return fail(msg, msg_size, TT_ERR_BAD_SHAPE,
-                            "%zu tokens: nothing to score (need at least %d)", n, b ? 1 : 2);
+                return tools_fail(msg, msg_size, TT_ERR_BAD_SHAPE,
+                                  "%zu tokens: nothing to score (need at least %d)", n, b ? 1 : 2);
             if (n_win > INT32_MAX)
-                return fail(msg, msg_size, TT_ERR_TOO_LARGE, "too many windows");
+                return tools_fail(msg, msg_size, TT_ERR_TOO_LARGE, "too many windows");
             t = calloc(1, sizeof *t);
             pool = malloc(n_tok * sizeof(int));
             if (t) {
@@ -173,7 +164,7 @@ tt_status tm_text_windows(const int *ids, size_t n, int ctx, int stride, int bos
             if (!t || !pool || !t->seq || !t->len || !t->first_target) {
                 free(pool);
                 tm_tokens_free(t); /* n_seqs is 0: frees the arrays only */
-                return fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "windows: out of memory");
+                return tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "windows: out of memory");
             }
         }
     }
@@ -186,7 +177,7 @@ tt_status tm_text_load(const tm_model *m, const char *path, const tm_text_config
                        tm_tokens **out, char *msg, size_t msg_size)
 {
     if (!m || !path || !out)
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "text: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "text: NULL argument");
     *out = NULL;
     tm_text_config c;
     tm_text_config_init(&c);
@@ -194,12 +185,13 @@ tt_status tm_text_load(const tm_model *m, const char *path, const tm_text_config
         c = *cfg;
     int bos = c.bos < 0 ? m->add_bos : c.bos;
     if (bos && m->bos_id < 0)
-        return fail(msg, msg_size, TT_INVALID_VALUE, "a BOS token was asked for, the model has "
-                    "none");
+        return tools_fail(msg, msg_size, TT_INVALID_VALUE,
+                          "a BOS token was asked for, the model has "
+                          "none");
     int ctx = c.ctx > 0 ? c.ctx : m->cfg.seq_len;
     if (ctx > m->cfg.seq_len)
-        return fail(msg, msg_size, TT_ERR_BAD_SHAPE, "context %d exceeds the model's %d", ctx,
-                    m->cfg.seq_len);
+        return tools_fail(msg, msg_size, TT_ERR_BAD_SHAPE, "context %d exceeds the model's %d", ctx,
+                          m->cfg.seq_len);
     int stride = c.stride > 0 ? c.stride : ctx - bos;
     char *text = NULL;
     size_t len = 0, n = 0;

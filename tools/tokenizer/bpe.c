@@ -1,8 +1,8 @@
 /* bpe.c — loading the tokenizer from GGUF metadata (vocabulary, token types, merges, special ids,
  * pre-tokeniser name), strict about inconsistent tables; the vocabulary and merge hash tables;
  * and each token's decoded bytes, precomputed by undoing GPT-2's byte->unicode map. */
+#include "common/fail_msg.h"
 #include "tokenizer/bpe_internal.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,21 +122,10 @@ static int cmp_special(const void *a, const void *b)
     return lx > ly ? -1 : lx < ly ? 1 : (x > y) - (x < y);
 }
 
-static tt_status fail(char *msg, size_t msg_size, tt_status st, const char *fmt, ...)
-{
-    if (msg && msg_size) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(msg, msg_size, fmt, ap);
-        va_end(ap);
-    }
-    return st;
-}
-
 /* A gguf accessor failed: pass its status and message on. */
 static tt_status gg_fail(gg_file *f, tt_status st, char *msg, size_t msg_size)
 {
-    return fail(msg, msg_size, st, "%s", gg_error(f));
+    return tools_fail(msg, msg_size, st, "%s", gg_error(f));
 }
 
 static tt_status optional_id(gg_file *f, const char *key, int32_t n, int32_t *out, char *msg,
@@ -150,8 +139,8 @@ static tt_status optional_id(gg_file *f, const char *key, int32_t n, int32_t *ou
     if (st != TT_SUCCESS)
         return gg_fail(f, st, msg, msg_size);
     if (v >= (uint32_t)n)
-        return fail(msg, msg_size, TT_ERR_FORMAT, "%s = %u is outside the vocabulary (%d)", key,
-                    v, n);
+        return tools_fail(msg, msg_size, TT_ERR_FORMAT, "%s = %u is outside the vocabulary (%d)",
+                          key, v, n);
     *out = (int32_t)v;
     return TT_SUCCESS;
 }
@@ -164,16 +153,17 @@ static tt_status load_vocab(gg_file *f, bpe_tokenizer *t, char *msg, size_t msg_
     if (st != TT_SUCCESS)
         return gg_fail(f, st, msg, msg_size);
     if (toks->count < 1 || toks->count > (1u << 24))
-        return fail(msg, msg_size, TT_ERR_FORMAT, "vocabulary of %llu tokens", (ull)toks->count);
+        return tools_fail(msg, msg_size, TT_ERR_FORMAT, "vocabulary of %llu tokens",
+                          (ull)toks->count);
     t->n_vocab = (int32_t)toks->count;
     if (gg_find_kv(f, "tokenizer.ggml.token_type")) {
         if ((st = gg_get_array(f, "tokenizer.ggml.token_type", UINT32_MAX, &types)) != TT_SUCCESS)
             return gg_fail(f, st, msg, msg_size);
         if (types->elem_type == GG_STRING || types->elem_type == GG_F32 ||
             types->elem_type == GG_F64 || types->count != toks->count)
-            return fail(msg, msg_size, TT_ERR_FORMAT,
-                        "tokenizer.ggml.token_type: %llu %s values for %d tokens",
-                        (ull)types->count, gg_value_type_name(types->elem_type), t->n_vocab);
+            return tools_fail(msg, msg_size, TT_ERR_FORMAT,
+                              "tokenizer.ggml.token_type: %llu %s values for %d tokens",
+                              (ull)types->count, gg_value_type_name(types->elem_type), t->n_vocab);
     }
     uint64_t total = 0;
     for (int32_t i = 0; i < t->n_vocab; i++)
@@ -185,15 +175,15 @@ static tt_status load_vocab(gg_file *f, bpe_tokenizer *t, char *msg, size_t msg_
     t->vocab_mask = table_mask((uint64_t)t->n_vocab);
     t->vocab_slots = malloc(((size_t)t->vocab_mask + 1) * sizeof *t->vocab_slots);
     if (!t->text || !t->text_off || !t->type || !t->vocab_slots)
-        return fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "no memory for the vocabulary");
+        return tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "no memory for the vocabulary");
     memset(t->vocab_slots, 0xff, ((size_t)t->vocab_mask + 1) * sizeof *t->vocab_slots);
     uint64_t off = 0;
     for (int32_t i = 0; i < t->n_vocab; i++) {
         gg_str s = toks->strs[i];
         int64_t ty = types ? gg_array_int(types, (uint64_t)i) : BPE_TOKEN_NORMAL;
         if (ty < BPE_TOKEN_NORMAL || ty > BPE_TOKEN_BYTE)
-            return fail(msg, msg_size, TT_ERR_FORMAT, "token %d has type %lld (1..6 allowed)", i,
-                        (long long)ty);
+            return tools_fail(msg, msg_size, TT_ERR_FORMAT, "token %d has type %lld (1..6 allowed)",
+                              i, (long long)ty);
         t->type[i] = (uint8_t)ty;
         t->text_off[i] = off;
         if (s.len)
@@ -219,7 +209,7 @@ static tt_status load_merges(gg_file *f, bpe_tokenizer *t, char *msg, size_t msg
     if (st != TT_SUCCESS)
         return gg_fail(f, st, msg, msg_size);
     if (merges->count > (1u << 24))
-        return fail(msg, msg_size, TT_ERR_TOO_LARGE, "%llu merges", (ull)merges->count);
+        return tools_fail(msg, msg_size, TT_ERR_TOO_LARGE, "%llu merges", (ull)merges->count);
     uint64_t longest = 1;
     for (uint64_t i = 0; i < merges->count; i++)
         if (merges->strs[i].len > longest)
@@ -229,7 +219,7 @@ static tt_status load_merges(gg_file *f, bpe_tokenizer *t, char *msg, size_t msg
     t->merge_slots = malloc(((size_t)t->merge_mask + 1) * sizeof *t->merge_slots);
     if (!joined || !t->merge_slots) {
         free(joined);
-        return fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "no memory for the merges");
+        return tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "no memory for the merges");
     }
     memset(t->merge_slots, 0xff, ((size_t)t->merge_mask + 1) * sizeof *t->merge_slots);
     for (uint64_t r = 0; r < merges->count && st == TT_SUCCESS; r++) {
@@ -247,9 +237,9 @@ static tt_status load_merges(gg_file *f, bpe_tokenizer *t, char *msg, size_t msg
             res = bpe_token_id(t, joined, ll + rl);
         }
         if (l < 0 || rr < 0 || res < 0) {
-            st = fail(msg, msg_size, TT_ERR_FORMAT,
-                      "merge %llu \"%.*s\" is not two vocabulary tokens whose join is one",
-                      (ull)r, (int)(m.len > 100 ? 100 : m.len), m.ptr);
+            st = tools_fail(msg, msg_size, TT_ERR_FORMAT,
+                            "merge %llu \"%.*s\" is not two vocabulary tokens whose join is one",
+                            (ull)r, (int)(m.len > 100 ? 100 : m.len), m.ptr);
             break;
         }
         if (bpe__find_merge(t, l, rr))
@@ -292,7 +282,7 @@ static tt_status derive_tables(bpe_tokenizer *t, char *msg, size_t msg_size)
     t->dec_off = malloc(n1 * sizeof *t->dec_off);
     t->specials = malloc((size_t)t->n_vocab * sizeof *t->specials);
     if (!t->dec || !t->dec_off || !t->specials)
-        return fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "no memory for the decode table");
+        return tools_fail(msg, msg_size, TT_OUT_OF_HOST_MEMORY, "no memory for the decode table");
     t->dec_off[0] = 0;
     for (int32_t i = 0; i < t->n_vocab; i++) {
         t->dec_off[i + 1] = t->dec_off[i] + decode_token(t, i, inv, t->dec + t->dec_off[i]);
@@ -313,15 +303,15 @@ tt_status bpe_load_gguf(gg_file *f, bpe_tokenizer **out, char *msg, size_t msg_s
     if (out)
         *out = NULL;
     if (!f || !out)
-        return fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "bpe_load_gguf: NULL argument");
+        return tools_fail(msg, msg_size, TT_ERR_NULL_ARGUMENT, "bpe_load_gguf: NULL argument");
     gg_str model, pre = {"gpt-2", 5};
     tt_status st = gg_get_string(f, "tokenizer.ggml.model", &model);
     if (st != TT_SUCCESS)
         return gg_fail(f, st, msg, msg_size);
     if (!gg_str_eq(model, "gpt2"))
-        return fail(msg, msg_size, TT_ERR_UNSUPPORTED,
-                    "tokenizer model '%.*s' is not byte-level BPE (\"gpt2\")",
-                    (int)(model.len > 40 ? 40 : model.len), model.ptr);
+        return tools_fail(msg, msg_size, TT_ERR_UNSUPPORTED,
+                          "tokenizer model '%.*s' is not byte-level BPE (\"gpt2\")",
+                          (int)(model.len > 40 ? 40 : model.len), model.ptr);
     /* Without a pre-tokeniser name the file predates the key: plain GPT-2 splitting. */
     if (gg_find_kv(f, "tokenizer.ggml.pre") &&
         (st = gg_get_string(f, "tokenizer.ggml.pre", &pre)) != TT_SUCCESS)
@@ -331,8 +321,8 @@ tt_status bpe_load_gguf(gg_file *f, bpe_tokenizer **out, char *msg, size_t msg_s
         return TT_OUT_OF_HOST_MEMORY;
     snprintf(t->pre, sizeof t->pre, "%.*s", (int)(pre.len > 31 ? 31 : pre.len), pre.ptr);
     if (pre.len > 31 || memchr(pre.ptr, 0, (size_t)pre.len))
-        st = fail(msg, msg_size, TT_ERR_UNSUPPORTED, "pre-tokeniser name '%s...' is unknown",
-                  t->pre);
+        st = tools_fail(msg, msg_size, TT_ERR_UNSUPPORTED, "pre-tokeniser name '%s...' is unknown",
+                        t->pre);
     if (st == TT_SUCCESS)
         st = load_vocab(f, t, msg, msg_size);
     if (st == TT_SUCCESS)
